@@ -1,0 +1,48 @@
+"""Exceptions, each with the stable ``code`` the transports put in their ``error`` messages."""
+
+from __future__ import annotations
+
+
+class SegwidgetError(Exception):
+    """Base class. ``code`` is stable and documented in docs/API_REFERENCE.md."""
+
+    code = "INTERNAL"
+    recoverable = True
+
+    def to_message(self) -> dict:
+        return {
+            "type": "error",
+            "code": self.code,
+            "message": str(self),
+            "recoverable": self.recoverable,
+        }
+
+
+class WeightsUnavailableError(SegwidgetError, RuntimeError):
+    """Pretrained weights are neither cached nor downloadable (e.g. offline)."""
+
+    code = "WEIGHTS_UNAVAILABLE"
+    recoverable = False
+
+
+class BackendUnavailableError(SegwidgetError, RuntimeError):
+    """A requested backend or device cannot run on this machine."""
+
+    code = "BACKEND_UNAVAILABLE"
+    recoverable = False
+
+
+class FrameError(SegwidgetError, ValueError):
+    """A frame that cannot be segmented: wrong type or shape, too large, corrupt JPEG."""
+
+    def __init__(self, message: str, code: str = "BAD_FRAME"):
+        super().__init__(message)
+        self.code = code
+
+
+class ProtocolError(SegwidgetError, ValueError):
+    """A malformed transport message. The connection stays usable."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
