@@ -1,0 +1,385 @@
+// Client-side rendering of the uint8 class-index mask over the video.
+//
+// The pixel maths lives in pure functions on typed arrays (no DOM) so node can test it and
+// segwidget's numpy renderer can reproduce it exactly. The rules, per pixel and channel:
+//
+//   v = video RGB (0..255), W x H = display size (the video's size).
+//   Upsampling: display pixel (x, y) takes mask[sy * mw + sx] with
+//       sx = floor((2x + 1) * mw / (2W)),  sy = floor((2y + 1) * mh / (2H))
+//     (nearest neighbour, pixel centres aligned; integer arithmetic).
+//   LUT: class k -> palette[k % len(palette)], "visible" unless the class filter hides k.
+//     Only filtered-out classes are hidden; hidden pixels always keep the video colour v.
+//   a = opacity (0..1), c = class colour, round(x) = floor(x + 0.5) (half up), float64 maths
+//     evaluated in the order written.
+//   filled:       out = round(v * (1 - a) + c * a)
+//   contour:      boundary = some 4-neighbour (up/down/left/right, inside the image) of the
+//                 upsampled mask has another class (so a class edge is 2 px wide: one pixel on
+//                 each side, each in its own class colour);
+//                 out = boundary ? round(v * (1 - a) + c * a) : v
+//   side-by-side: width 2W; left = v; right = c where visible, else v.
+//   blend (HSV):  V = max(v_r, v_g, v_b) (the video's HSV value);
+//                 t = c * V / max(c) (class hue and saturation at the video's value), or
+//                     (V, V, V) when max(c) == 0 (a black class colour desaturates);
+//                 m = v * (1 - a) + t * a;  M = max(m);
+//                 out = M > 0 ? round(m * V / M) : 0    (so max(out) == V: brightness kept)
+//   Output alpha is always 255.
+
+/**
+ * @typedef {{data: Uint8Array, width: number, height: number}} Mask
+ * @typedef {"filled" | "contour" | "side-by-side" | "blend"} VizMode
+ */
+
+export const VIZ_MODES = /** @type {VizMode[]} */ (["filled", "contour", "side-by-side", "blend"]);
+
+/**
+ * Source index of each of `dst` output positions for nearest-neighbour scaling of `src`.
+ * @param {number} src
+ * @param {number} dst
+ * @returns {Uint32Array}
+ */
+export function nearestIndex(src, dst) {
+  const idx = new Uint32Array(dst);
+  for (let i = 0; i < dst; i++) idx[i] = Math.floor(((2 * i + 1) * src) / (2 * dst));
+  return idx;
+}
+
+/**
+ * Nearest-neighbour upsampling (or downsampling) of a mask to W x H.
+ * @param {Uint8Array} mask  mh x mw, row-major
+ * @param {number} mw
+ * @param {number} mh
+ * @param {number} W
+ * @param {number} H
+ * @returns {Uint8Array}  H x W
+ */
+export function upsampleNearest(mask, mw, mh, W, H) {
+  if (mw === W && mh === H) return mask;
+  const xs = nearestIndex(mw, W);
+  const ys = nearestIndex(mh, H);
+  const out = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    const row = ys[y] * mw;
+    const o = y * W;
+    for (let x = 0; x < W; x++) out[o + x] = mask[row + xs[x]];
+  }
+  return out;
+}
+
+/**
+ * 1 where a pixel has a 4-neighbour (inside the image) of another class, else 0.
+ * @param {Uint8Array} mask  H x W
+ * @param {number} W
+ * @param {number} H
+ * @returns {Uint8Array}
+ */
+export function boundaryMap(mask, W, H) {
+  const out = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    const o = y * W;
+    for (let x = 0; x < W; x++) {
+      const i = o + x;
+      const k = mask[i];
+      if (
+        (x > 0 && mask[i - 1] !== k) ||
+        (x < W - 1 && mask[i + 1] !== k) ||
+        (y > 0 && mask[i - W] !== k) ||
+        (y < H - 1 && mask[i + W] !== k)
+      ) {
+        out[i] = 1;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * @param {number} n  number of RGBA bytes
+ * @param {Uint8ClampedArray | undefined} out
+ */
+function outBuffer(n, out) {
+  return out && out.length === n ? out : new Uint8ClampedArray(n);
+}
+
+/**
+ * filled: alpha-blend visible classes over the video.
+ * @param {Uint8ClampedArray | Uint8Array} video  RGBA, W x H
+ * @param {Uint8Array} mask  H x W class indices (already at display size)
+ * @param {number} W
+ * @param {number} H
+ * @param {Uint8Array} lut  from buildLut
+ * @param {number} opacity  0..1
+ * @param {Uint8ClampedArray} [out]  reused when it has the right size
+ * @returns {Uint8ClampedArray}  RGBA, W x H
+ */
+export function composeFilled(video, mask, W, H, lut, opacity, out) {
+  return blendWhere(video, mask, null, W, H, lut, opacity, out);
+}
+
+/**
+ * contour: blend only class-boundary pixels (see boundaryMap).
+ * @param {Uint8ClampedArray | Uint8Array} video
+ * @param {Uint8Array} mask
+ * @param {number} W
+ * @param {number} H
+ * @param {Uint8Array} lut
+ * @param {number} opacity
+ * @param {Uint8ClampedArray} [out]
+ * @param {Uint8Array} [boundary]  precomputed boundaryMap(mask, W, H)
+ * @returns {Uint8ClampedArray}
+ */
+export function composeContour(video, mask, W, H, lut, opacity, out, boundary) {
+  return blendWhere(video, mask, boundary || boundaryMap(mask, W, H), W, H, lut, opacity, out);
+}
+
+/**
+ * @param {Uint8ClampedArray | Uint8Array} video
+ * @param {Uint8Array} mask
+ * @param {Uint8Array | null} where  only pixels with where[i] != 0, or all when null
+ * @param {number} W
+ * @param {number} H
+ * @param {Uint8Array} lut
+ * @param {number} opacity
+ * @param {Uint8ClampedArray} [out]
+ */
+function blendWhere(video, mask, where, W, H, lut, opacity, out) {
+  const n = W * H;
+  const dst = outBuffer(n * 4, out);
+  const a = opacity;
+  const b = 1 - a;
+  for (let i = 0, p = 0; i < n; i++, p += 4) {
+    const l = mask[i] * 4;
+    if (lut[l + 3] && (!where || where[i])) {
+      dst[p] = Math.floor(video[p] * b + lut[l] * a + 0.5);
+      dst[p + 1] = Math.floor(video[p + 1] * b + lut[l + 1] * a + 0.5);
+      dst[p + 2] = Math.floor(video[p + 2] * b + lut[l + 2] * a + 0.5);
+    } else {
+      dst[p] = video[p];
+      dst[p + 1] = video[p + 1];
+      dst[p + 2] = video[p + 2];
+    }
+    dst[p + 3] = 255;
+  }
+  return dst;
+}
+
+/**
+ * side-by-side: video on the left, the colourised mask on the right (canvas 2W wide).
+ * Hidden classes show the video on the right too.
+ * @param {Uint8ClampedArray | Uint8Array} video
+ * @param {Uint8Array} mask
+ * @param {number} W
+ * @param {number} H
+ * @param {Uint8Array} lut
+ * @param {Uint8ClampedArray} [out]
+ * @returns {Uint8ClampedArray}  RGBA, 2W x H
+ */
+export function composeSideBySide(video, mask, W, H, lut, out) {
+  const dst = outBuffer(W * H * 8, out);
+  for (let y = 0; y < H; y++) {
+    const row = y * W;
+    const left = y * W * 8;
+    dst.set(video.subarray(row * 4, (row + W) * 4), left);
+    for (let x = 0; x < W; x++) {
+      const i = row + x;
+      const p = i * 4;
+      const q = left + (W + x) * 4;
+      const l = mask[i] * 4;
+      const src = lut[l + 3] ? lut : video;
+      const s = lut[l + 3] ? l : p;
+      dst[q] = src[s];
+      dst[q + 1] = src[s + 1];
+      dst[q + 2] = src[s + 2];
+    }
+  }
+  for (let p = 3; p < dst.length; p += 4) dst[p] = 255;
+  return dst;
+}
+
+/**
+ * blend: hue and saturation from the class colour, brightness (HSV value) from the video.
+ * @param {Uint8ClampedArray | Uint8Array} video
+ * @param {Uint8Array} mask
+ * @param {number} W
+ * @param {number} H
+ * @param {Uint8Array} lut
+ * @param {number} opacity
+ * @param {Uint8ClampedArray} [out]
+ * @returns {Uint8ClampedArray}
+ */
+export function composeBlend(video, mask, W, H, lut, opacity, out) {
+  const n = W * H;
+  const dst = outBuffer(n * 4, out);
+  const a = opacity;
+  const b = 1 - a;
+  for (let i = 0, p = 0; i < n; i++, p += 4) {
+    const vr = video[p];
+    const vg = video[p + 1];
+    const vb = video[p + 2];
+    const l = mask[i] * 4;
+    dst[p + 3] = 255;
+    if (!lut[l + 3]) {
+      dst[p] = vr;
+      dst[p + 1] = vg;
+      dst[p + 2] = vb;
+      continue;
+    }
+    const V = Math.max(vr, vg, vb);
+    const cr = lut[l];
+    const cg = lut[l + 1];
+    const cb = lut[l + 2];
+    const cmax = Math.max(cr, cg, cb);
+    let tr = V;
+    let tg = V;
+    let tb = V;
+    if (cmax > 0) {
+      tr = (cr * V) / cmax;
+      tg = (cg * V) / cmax;
+      tb = (cb * V) / cmax;
+    }
+    const mr = vr * b + tr * a;
+    const mg = vg * b + tg * a;
+    const mb = vb * b + tb * a;
+    const M = Math.max(mr, mg, mb);
+    if (M > 0) {
+      dst[p] = Math.floor((mr * V) / M + 0.5);
+      dst[p + 1] = Math.floor((mg * V) / M + 0.5);
+      dst[p + 2] = Math.floor((mb * V) / M + 0.5);
+    } else {
+      dst[p] = 0;
+      dst[p + 1] = 0;
+      dst[p + 2] = 0;
+    }
+  }
+  return dst;
+}
+
+/**
+ * Compose one output image in any mode. `mask` must already be W x H (upsampleNearest).
+ * @param {VizMode} mode
+ * @param {Uint8ClampedArray | Uint8Array} video  RGBA, W x H
+ * @param {Uint8Array} mask
+ * @param {number} W
+ * @param {number} H
+ * @param {Uint8Array} lut
+ * @param {number} opacity
+ * @param {{out?: Uint8ClampedArray, boundary?: Uint8Array}} [reuse]
+ * @returns {{data: Uint8ClampedArray, width: number, height: number}}
+ */
+export function compose(mode, video, mask, W, H, lut, opacity, reuse = {}) {
+  const a = Math.min(1, Math.max(0, Number(opacity) || 0));
+  switch (mode) {
+    case "contour":
+      return { data: composeContour(video, mask, W, H, lut, a, reuse.out, reuse.boundary), width: W, height: H };
+    case "side-by-side":
+      return { data: composeSideBySide(video, mask, W, H, lut, reuse.out), width: 2 * W, height: H };
+    case "blend":
+      return { data: composeBlend(video, mask, W, H, lut, a, reuse.out), width: W, height: H };
+    default:
+      return { data: composeFilled(video, mask, W, H, lut, a, reuse.out), width: W, height: H };
+  }
+}
+
+/**
+ * Display size for a source: its own size, scaled down so the long side is at most maxSide.
+ * @param {number} w
+ * @param {number} h
+ * @param {number} maxSide
+ * @returns {{width: number, height: number}}
+ */
+export function fitLongSide(w, h, maxSide) {
+  const s = Math.min(1, maxSide / Math.max(w, h, 1));
+  return { width: Math.max(1, Math.round(w * s)), height: Math.max(1, Math.round(h * s)) };
+}
+
+/**
+ * Draws frames with masks onto a canvas using the pure functions above. Holds the work
+ * canvas and caches the upsampled mask and its boundary map between frames.
+ */
+export class CanvasRenderer {
+  /**
+   * @param {HTMLCanvasElement} canvas  the visible canvas
+   * @param {{maxSide?: number}} [options]  cap on the rendering resolution
+   */
+  constructor(canvas, { maxSide = 1280 } = {}) {
+    this.canvas = canvas;
+    this.ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+    this.maxSide = maxSide;
+    /** @type {HTMLCanvasElement | OffscreenCanvas | null} */
+    this.work = null;
+    /** @type {any} */
+    this.workCtx = null;
+    /** @type {{mask: Mask | null, W: number, H: number, up: Uint8Array | null, boundary: Uint8Array | null}} */
+    this.cache = { mask: null, W: 0, H: 0, up: null, boundary: null };
+    /** @type {ImageData | null} */
+    this.image = null;
+  }
+
+  /**
+   * @param {number} W
+   * @param {number} H
+   */
+  _workContext(W, H) {
+    if (!this.work) {
+      this.work = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(W, H) : document.createElement("canvas");
+      this.workCtx = this.work.getContext("2d", { willReadFrequently: true });
+    }
+    if (this.work.width !== W || this.work.height !== H) {
+      this.work.width = W;
+      this.work.height = H;
+    }
+    return this.workCtx;
+  }
+
+  /**
+   * @param {number} w
+   * @param {number} h
+   */
+  _resize(w, h) {
+    if (this.canvas.width !== w) this.canvas.width = w;
+    if (this.canvas.height !== h) this.canvas.height = h;
+  }
+
+  /**
+   * Draw one frame.
+   * @param {CanvasImageSource} source  video element or ImageBitmap
+   * @param {number} srcW  its intrinsic width
+   * @param {number} srcH
+   * @param {Mask | null} mask  newest mask, or null to draw the plain frame
+   * @param {{mode: VizMode, opacity: number, lut: Uint8Array}} settings
+   */
+  draw(source, srcW, srcH, mask, settings) {
+    const { width: W, height: H } = fitLongSide(srcW, srcH, this.maxSide);
+    const mode = settings.mode;
+    if (!mask) {
+      this._resize(mode === "side-by-side" ? 2 * W : W, H);
+      this.ctx.drawImage(source, 0, 0, W, H);
+      if (mode === "side-by-side") this.ctx.clearRect(W, 0, W, H);
+      return;
+    }
+    const wctx = this._workContext(W, H);
+    wctx.drawImage(source, 0, 0, W, H);
+    const video = wctx.getImageData(0, 0, W, H).data;
+    const c = this.cache;
+    if (c.mask !== mask || c.W !== W || c.H !== H) {
+      c.mask = mask;
+      c.W = W;
+      c.H = H;
+      c.up = upsampleNearest(mask.data, mask.width, mask.height, W, H);
+      c.boundary = null;
+    }
+    if (mode === "contour" && !c.boundary) c.boundary = boundaryMap(/** @type {Uint8Array} */ (c.up), W, H);
+    const outW = mode === "side-by-side" ? 2 * W : W;
+    if (!this.image || this.image.width !== outW || this.image.height !== H) this.image = new ImageData(outW, H);
+    compose(mode, video, /** @type {Uint8Array} */ (c.up), W, H, settings.lut, settings.opacity, {
+      out: this.image.data,
+      boundary: c.boundary || undefined,
+    });
+    this._resize(outW, H);
+    this.ctx.putImageData(this.image, 0, 0);
+  }
+
+  /** Blank the canvas (camera stopped). */
+  clear() {
+    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+  }
+}

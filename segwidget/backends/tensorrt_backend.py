@@ -1,0 +1,99 @@
+"""Native TensorRT (10.x API): an FP16 engine built from the ONNX export and cached on disk.
+
+The engine has one optimisation profile covering every input shape the profile can produce
+(long side up to ``gpu_size`` at any aspect), so a change of camera aspect needs no rebuild.
+Buffers are torch CUDA tensors, so no extra CUDA Python bindings are needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..profiles import Profile
+
+log = logging.getLogger(__name__)
+
+
+def shape_range(profile: Profile) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(min, opt, max) input shapes of the TensorRT optimisation profile."""
+    m, side = profile.multiple, profile.gpu_size
+    opt_short = round(side * 3 / 4 / m) * m  # 4:3 webcams are the common case
+    return (1, 3, m * 4, m * 4), (1, 3, opt_short, side), (1, 3, side, side)
+
+
+def build_engine(onnx_path: Path, profile: Profile, precision: str, engine_path: Path) -> bytes:
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"TensorRT could not parse {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, 4 << 30)
+    if precision == "fp16":
+        config.set_flag(trt.BuilderFlag.FP16)
+    opt_profile = builder.create_optimization_profile()
+    lo, opt, hi = shape_range(profile)
+    opt_profile.set_shape(network.get_input(0).name, lo, opt, hi)
+    config.add_optimization_profile(opt_profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
+    data = bytes(serialized)
+    tmp = engine_path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(engine_path)
+    return data
+
+
+class TensorRTBackend:
+    name = "tensorrt"
+
+    def __init__(self, onnx_path: Path, profile: Profile, precision: str, cache_dir: Path | None):
+        import tensorrt as trt
+
+        key = hashlib.sha256(
+            f"{onnx_path.name}|{precision}|{trt.__version__}|{torch.cuda.get_device_name(0)}".encode()
+        ).hexdigest()[:16]
+        engine_path = (cache_dir or onnx_path.parent) / f"{profile.name}-{precision}-{key}.engine"
+        if engine_path.exists():
+            data = engine_path.read_bytes()
+        else:
+            log.info("building TensorRT engine %s (first run only)", engine_path)
+            engine_path.parent.mkdir(parents=True, exist_ok=True)
+            data = build_engine(onnx_path, profile, precision, engine_path)
+        self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(data)
+        self.context = self.engine.create_execution_context()
+        self.input_name = self.engine.get_tensor_name(0)
+        self.output_name = self.engine.get_tensor_name(1)
+        self.stream = torch.cuda.Stream()
+        self._buffers: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _io(self, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pre-allocated device buffers per input size (a webcam keeps one size)."""
+        if (h, w) not in self._buffers:
+            inp = torch.empty((1, 3, h, w), dtype=torch.uint8, device="cuda")
+            out = torch.empty((1, h, w), dtype=torch.uint8, device="cuda")
+            self._buffers[(h, w)] = (inp, out)
+        return self._buffers[(h, w)]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        h, w = x.shape[2:]
+        inp, out = self._io(h, w)
+        with torch.cuda.stream(self.stream):
+            inp.copy_(torch.from_numpy(x), non_blocking=True)
+            self.context.set_input_shape(self.input_name, (1, 3, h, w))
+            self.context.set_tensor_address(self.input_name, inp.data_ptr())
+            self.context.set_tensor_address(self.output_name, out.data_ptr())
+            if not self.context.execute_async_v3(self.stream.cuda_stream):
+                raise RuntimeError("TensorRT execution failed")
+            result = out[0].cpu()
+        return result.numpy()

@@ -1,0 +1,171 @@
+"""The inference engine: profile -> weights -> backend -> :class:`SegResult`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import backends
+from .hardware import choose_backend
+from .labels import ADE20K_CLASSES, PALETTES, VOC_CLASSES
+from .postprocess import class_fractions, upsample_mask
+from .preprocess import DEFAULT_MAX_SIDE, decode_jpeg, resize, to_nchw, validate_frame
+from .profiles import Profile, get_profile, input_hw
+from .weights import load_weights
+
+log = logging.getLogger(__name__)
+
+LABELS = {"voc": VOC_CLASSES, "ade20k": ADE20K_CLASSES}
+
+
+@dataclass
+class SegResult:
+    """One segmented frame."""
+
+    mask: np.ndarray  # uint8 H x W class indices at model resolution, frame aspect kept
+    class_ids: list[tuple[int, float]]  # (class index, pixel fraction), largest first
+    labels: list[str]
+    timings: dict[str, float]  # milliseconds per stage
+    frame: np.ndarray | None = None  # the RGB frame that was segmented
+    profile: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def classes(self) -> list[tuple[str, float]]:
+        """Detected classes as ``(name, pixel fraction)``, largest first."""
+        return [(self.labels[i], f) for i, f in self.class_ids]
+
+    def mask_at(self, height: int, width: int) -> np.ndarray:
+        """The mask upsampled (nearest neighbour) to ``height x width``, e.g. the frame size."""
+        return upsample_mask(self.mask, height, width)
+
+
+class Engine:
+    """Segments RGB frames with one profile. Thread-safe: one inference at a time.
+
+    ``weights``: "pretrained", "random" or a path. ``backend``: "auto", "torch",
+    "onnxruntime" or "tensorrt". ``device``: "auto", "cpu" or "cuda". ``input_size``:
+    the model's long side (default: the profile's GPU or CPU size).
+    """
+
+    def __init__(
+        self,
+        profile: str = "fast",
+        weights: str | os.PathLike = "pretrained",
+        backend: str = "auto",
+        device: str = "auto",
+        input_size: int | None = None,
+        max_side: int = DEFAULT_MAX_SIDE,
+        cache_dir: str | os.PathLike | None = None,
+    ):
+        t0 = time.perf_counter()
+        self.profile: Profile = get_profile(profile)
+        choice = choose_backend(backend, device)
+        if input_size is None:
+            input_size = self.profile.gpu_size if choice.device == "cuda" else self.profile.cpu_size
+        if not isinstance(input_size, int) or not 32 <= input_size <= 2048:
+            raise ValueError(f"input_size must be an int from 32 to 2048, got {input_size!r}")
+        self.input_size = input_size
+        self.max_side = max_side
+        self.labels: list[str] = list(LABELS[self.profile.dataset])
+        self.palette: np.ndarray = PALETTES[self.profile.default_colormap]
+        self._lock = threading.Lock()
+
+        loaded = load_weights(self.profile, weights)
+        sample = input_hw(3, 4, input_size, self.profile.multiple)
+        cache = Path(cache_dir) if cache_dir is not None else None
+        self._run = backends.create(choice, self.profile, loaded, sample, cache)
+        self._run(np.zeros((1, 3, *sample), np.uint8))  # warm-up: first call allocates
+        self.load_ms = (time.perf_counter() - t0) * 1000
+        size_note = "GPU default" if choice.device == "cuda" else "CPU default (interactive)"
+        self.info: dict = {
+            "profile": self.profile.name,
+            "model": self.profile.model,
+            "backend": choice.backend,
+            "device": choice.device,
+            "precision": choice.precision,
+            "input_size": input_size,
+            "input_size_reason": "requested"
+            if input_size
+            != (self.profile.gpu_size if choice.device == "cuda" else self.profile.cpu_size)
+            else size_note,
+            "backend_reason": choice.reason,
+            "weights": loaded.description,
+            "pretrained": loaded.pretrained,
+            "num_classes": self.profile.num_classes,
+            "load_ms": round(self.load_ms, 1),
+        }
+        providers = getattr(self._run, "providers", None)
+        if providers:
+            self.info["providers"] = list(providers)
+        log.info("engine ready: %s", self.info)
+
+    def __repr__(self) -> str:
+        i = self.info
+        return f"Engine({i['profile']!r}, backend={i['backend']!r}, device={i['device']!r})"
+
+    def model_hw(self, height: int, width: int) -> tuple[int, int]:
+        """Model input (height, width) for a frame of this size."""
+        return input_hw(height, width, self.input_size, self.profile.multiple)
+
+    def segment(self, rgb: np.ndarray) -> SegResult:
+        """Segment an ``H x W x 3`` uint8 RGB frame."""
+        return self._segment(rgb, {"decode": 0.0}, time.perf_counter())
+
+    def segment_jpeg(self, data: bytes) -> SegResult:
+        """Segment a JPEG-encoded frame (what the transports receive)."""
+        t0 = time.perf_counter()
+        rgb = decode_jpeg(data, self.max_side)
+        t1 = time.perf_counter()
+        return self._segment(rgb, {"decode": (t1 - t0) * 1000}, t1)
+
+    def _segment(self, rgb: np.ndarray, timings: dict[str, float], t0: float) -> SegResult:
+        validate_frame(rgb, self.max_side)
+        h, w = self.model_hw(*rgb.shape[:2])
+        x = to_nchw(resize(rgb, h, w))
+        t1 = time.perf_counter()
+        with self._lock:
+            mask = self._run(x)
+        t2 = time.perf_counter()
+        class_ids = class_fractions(mask, len(self.labels))
+        t3 = time.perf_counter()
+        timings.update(
+            preprocess=(t1 - t0) * 1000, inference=(t2 - t1) * 1000, postprocess=(t3 - t2) * 1000
+        )
+        return SegResult(mask, class_ids, self.labels, timings, rgb, self.profile.name)
+
+
+_pool: dict[tuple, Engine] = {}
+_pool_locks: dict[tuple, threading.Lock] = {}
+_pool_guard = threading.Lock()
+
+
+def get_engine(profile: str = "fast", **kwargs) -> Engine:
+    """A shared engine per configuration, loaded once: switching back to a profile is instant.
+
+    Concurrent callers asking for the same configuration wait for one load.
+    """
+    key = (profile, *sorted((k, str(v)) for k, v in kwargs.items()))
+    with _pool_guard:
+        if key in _pool:
+            return _pool[key]
+        lock = _pool_locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _pool:
+            engine = Engine(profile, **kwargs)
+            with _pool_guard:
+                _pool[key] = engine
+        return _pool[key]
+
+
+def clear_engines() -> None:
+    """Drop every pooled engine (frees their memory once no session holds them)."""
+    with _pool_guard:
+        _pool.clear()
+        _pool_locks.clear()

@@ -1,0 +1,140 @@
+"""What this machine can run, and the one place that picks a backend for it (DESIGN.md 9)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+from dataclasses import dataclass, field
+
+from .errors import BackendUnavailableError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """Facts that decide the backend. Built by :func:`detect`; tests build their own."""
+
+    cuda: bool = False
+    cuda_name: str | None = None
+    ort_providers: tuple[str, ...] = ()
+    tensorrt: str | None = None  # version of the tensorrt package, if importable
+    notes: tuple[str, ...] = field(default=())
+
+
+@functools.lru_cache(maxsize=1)
+def detect() -> Hardware:
+    """Probe torch, onnxruntime and tensorrt once per process."""
+    notes = []
+    cuda, name = False, None
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        name = torch.cuda.get_device_name(0) if cuda else None
+        if not cuda:
+            notes.append("torch sees no CUDA device")
+    except Exception as exc:  # a broken CUDA install must not stop CPU use
+        notes.append(f"CUDA probe failed: {exc}")
+    providers: tuple[str, ...] = ()
+    try:
+        import onnxruntime as ort
+
+        providers = tuple(ort.get_available_providers())
+    except ImportError:
+        notes.append("onnxruntime is not installed")
+    trt = None
+    if importlib.util.find_spec("tensorrt") is not None:
+        try:
+            import tensorrt
+
+            trt = tensorrt.__version__
+        except Exception as exc:
+            notes.append(f"tensorrt import failed: {exc}")
+    return Hardware(cuda, name, providers, trt, tuple(notes))
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    backend: str  # "torch" | "onnxruntime" | "tensorrt"
+    device: str  # "cpu" | "cuda"
+    precision: str  # "fp32" | "fp16"
+    reason: str
+
+
+def choose_backend(backend: str = "auto", device: str = "auto", hw: Hardware | None = None):
+    """Pick backend, device and precision for the hardware and say why.
+
+    CUDA: TensorRT > ONNX Runtime (TensorRT / CUDA execution provider, FP16) > torch FP16.
+    CPU: ONNX Runtime > torch. A requested backend or device that cannot run raises
+    :class:`BackendUnavailableError` naming what is missing.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
+    hw = hw if hw is not None else detect()
+    ort_gpu = any(
+        p in hw.ort_providers for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+    )
+
+    if device == "cuda" and not hw.cuda:
+        raise BackendUnavailableError(
+            "device='cuda' was requested but torch sees no CUDA GPU "
+            "(install a CUDA build of torch and a driver, or use device='cpu' / 'auto')"
+        )
+    use_cuda = hw.cuda if device == "auto" else device == "cuda"
+    dev = "cuda" if use_cuda else "cpu"
+    where = f"CUDA GPU ({hw.cuda_name})" if use_cuda else "CPU"
+    no_gpu = "" if use_cuda else (" (no CUDA GPU found)" if device == "auto" else "")
+
+    if backend == "tensorrt":
+        if not use_cuda:
+            raise BackendUnavailableError("backend='tensorrt' needs a CUDA GPU; none is in use")
+        if not hw.tensorrt:
+            raise BackendUnavailableError(
+                "backend='tensorrt' needs the tensorrt package: pip install 'segwidget[gpu]'"
+            )
+        return BackendChoice("tensorrt", dev, "fp16", f"requested; TensorRT {hw.tensorrt} FP16")
+    if backend == "onnxruntime":
+        if not hw.ort_providers:
+            raise BackendUnavailableError("backend='onnxruntime' needs: pip install onnxruntime")
+        if use_cuda and not ort_gpu:
+            raise BackendUnavailableError(
+                "backend='onnxruntime' on CUDA needs onnxruntime-gpu "
+                "(pip install 'segwidget[gpu]'); or use device='cpu'"
+            )
+        prec = "fp16" if use_cuda else "fp32"
+        return BackendChoice("onnxruntime", dev, prec, f"requested; on {where}, {prec.upper()}")
+    if backend == "torch":
+        prec = "fp16" if use_cuda else "fp32"
+        return BackendChoice("torch", dev, prec, f"requested; torch eager on {where}, {prec}")
+
+    # auto
+    if use_cuda:
+        if hw.tensorrt:
+            return BackendChoice(
+                "tensorrt", dev, "fp16", f"auto: {where} with TensorRT {hw.tensorrt}, FP16"
+            )
+        if ort_gpu:
+            return BackendChoice(
+                "onnxruntime",
+                dev,
+                "fp16",
+                f"auto: {where}; TensorRT not installed, ONNX Runtime GPU provider, FP16",
+            )
+        return BackendChoice(
+            "torch", dev, "fp16", f"auto: {where}; no TensorRT or onnxruntime-gpu, torch FP16"
+        )
+    if "CPUExecutionProvider" in hw.ort_providers:
+        return BackendChoice(
+            "onnxruntime",
+            dev,
+            "fp32",
+            f"auto: CPU{no_gpu}; ONNX Runtime is about 2x faster than torch eager on CPU",
+        )
+    return BackendChoice("torch", dev, "fp32", f"auto: CPU{no_gpu}; onnxruntime not installed")

@@ -1,0 +1,90 @@
+"""Frame validation, JPEG decoding and resizing to the model input (CPU side).
+
+Normalisation happens inside the network (``SegmentationNet.normalize``), so the backends
+all take the same uint8 ``1 x 3 x H x W`` array this module produces.
+"""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import FrameError
+
+DEFAULT_MAX_SIDE = 4096
+MAX_JPEG_BYTES = 32 * 1024 * 1024
+
+
+def validate_frame(rgb: object, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
+    """Return ``rgb`` if it is an ``H x W x 3`` uint8 array within ``max_side``; else FrameError."""
+    expected = "an H x W x 3 uint8 numpy array in RGB order"
+    if not isinstance(rgb, np.ndarray):
+        raise FrameError(f"frame must be {expected}, got {type(rgb).__name__}")
+    if rgb.dtype != np.uint8:
+        raise FrameError(f"frame must be {expected}, got dtype {rgb.dtype}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        hint = (
+            " (drop the alpha channel: rgb[..., :3])" if rgb.ndim == 3 and rgb.shape[2] == 4 else ""
+        )
+        raise FrameError(f"frame must be {expected}, got shape {rgb.shape}{hint}")
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise FrameError(f"frame must be {expected}, got an empty {rgb.shape} array")
+    if max(rgb.shape[:2]) > max_side:
+        raise FrameError(
+            f"frame is {rgb.shape[1]}x{rgb.shape[0]}; the limit is {max_side} px a side",
+            code="FRAME_TOO_LARGE",
+        )
+    return rgb
+
+
+def decode_jpeg(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
+    """Decode JPEG bytes to RGB, checking the declared size before decoding any pixels."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise FrameError(f"JPEG data must be bytes, got {type(data).__name__}", code="BAD_JPEG")
+    if len(data) > MAX_JPEG_BYTES:
+        raise FrameError(
+            f"JPEG is {len(data)} bytes; the limit is {MAX_JPEG_BYTES}", code="FRAME_TOO_LARGE"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as img:  # reads the header only
+            fmt, (w, h) = img.format, img.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise FrameError("frame is not a decodable JPEG", code="BAD_JPEG") from None
+    if fmt != "JPEG":
+        raise FrameError(f"frame must be a JPEG, got {fmt}", code="BAD_JPEG")
+    if max(w, h) > max_side:
+        raise FrameError(
+            f"frame is {w}x{h}; the limit is {max_side} px a side", code="FRAME_TOO_LARGE"
+        )
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.shape[:2] != (h, w):
+        raise FrameError("frame is not a decodable JPEG", code="BAD_JPEG")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def resize(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize to the model input: area averaging when shrinking (antialiased), else bilinear."""
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    shrink = height < rgb.shape[0] and width < rgb.shape[1]
+    return cv2.resize(
+        rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    )
+
+
+def to_nchw(rgb: np.ndarray) -> np.ndarray:
+    """``H x W x 3`` -> contiguous ``1 x 3 x H x W`` uint8."""
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None])
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 80) -> bytes:
+    """RGB -> JPEG bytes (kernel-side sources, tests, the spec protocol)."""
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    )
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()

@@ -1,0 +1,368 @@
+"""Per-client streaming shared by both transports (DESIGN.md decisions 5, 6 and 11).
+
+A :class:`Session` is one client: a newest-frame slot (a new frame replaces a pending one,
+which counts as dropped), its engine, and its stats. A :class:`Scheduler` owns the worker
+thread(s): it serves sessions with pending frames round-robin, one frame each per turn, so
+no client starves while another floods. Transports only call :meth:`Session.submit` from
+their receive path and get results back through a :class:`Sink`, on the worker thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .engine import Engine, SegResult, get_engine
+from .errors import SegwidgetError
+from .protocol import encode_mask
+
+log = logging.getLogger(__name__)
+
+STATS_PERIOD_S = 1.0
+
+
+@dataclass
+class Frame:
+    """One frame waiting for inference: JPEG bytes (from a browser) or an RGB array (kernel)."""
+
+    seq: int
+    jpeg: bytes | None = None
+    rgb: np.ndarray | None = None
+    t_capture: float | None = None  # client clock, echoed back untouched
+    client: dict[str, float] = field(default_factory=dict)  # capture_ms, encode_ms
+    feedback: dict[str, float] | None = None  # the client's report on an earlier result
+    received: float = field(default_factory=time.perf_counter)
+
+
+class Sink(Protocol):
+    """What a transport does with a session's output. Called on the worker thread."""
+
+    def on_result(self, session: Session, frame: Frame, result: SegResult) -> None: ...
+    def on_error(self, session: Session, frame: Frame | None, error: Exception) -> None: ...
+    def on_stats(self, session: Session, stats: dict[str, Any]) -> None: ...
+    def on_ready(self, session: Session, engine: Engine) -> None: ...
+    def on_loading(self, session: Session, profile: str) -> None: ...
+
+
+def error_message(error: Exception, seq: int | None = None) -> dict[str, Any]:
+    """The ``error`` message for any exception (unexpected ones become INFERENCE_FAILED)."""
+    if isinstance(error, SegwidgetError):
+        msg = error.to_message()
+    else:
+        msg = {
+            "type": "error",
+            "code": "INFERENCE_FAILED",
+            "message": f"{type(error).__name__}: {error}",
+            "recoverable": True,
+        }
+    if seq is not None:
+        msg["seq"] = seq
+    return msg
+
+
+def result_message(
+    frame: Frame, result: SegResult, encoding: str = "deflate"
+) -> tuple[dict[str, Any], list[bytes]]:
+    """The binary protocol's ``result`` header and buffers for one segmented frame."""
+    t0 = time.perf_counter()
+    payload = encode_mask(result.mask, encoding)
+    result.timings["encode"] = (time.perf_counter() - t0) * 1000
+    h, w = result.mask.shape
+    header = {
+        "type": "result",
+        "seq": frame.seq,
+        "t_capture": frame.t_capture,
+        "profile": result.profile,
+        "mask": {"width": w, "height": h, "encoding": encoding},
+        "classes": [[i, round(f, 5)] for i, f in result.class_ids],
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+        "server_ms": round(sum(result.timings.values()), 3),
+    }
+    return header, [payload]
+
+
+class StreamStats:
+    """Rolling per-stage means and rates over the last second; thread-safe."""
+
+    CLIENT_STAGES = ("capture", "encode", "decode_mask", "render")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.frames_processed = 0
+        self.frames_dropped = 0
+        self.errors = 0
+        self._done: collections.deque[tuple[float, dict[str, float]]] = collections.deque()
+        self._feedback: collections.deque[tuple[float, dict[str, float]]] = collections.deque()
+        self.switch_ms: float | None = None
+
+    def record(self, timings: dict[str, float]) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            self.frames_processed += 1
+            self._done.append((now, timings))
+            self._trim(now)
+
+    def record_feedback(self, frame: Frame) -> None:
+        fb = dict(frame.feedback or {})
+        fb.update({k: v for k, v in frame.client.items() if k in ("capture_ms", "encode_ms")})
+        if not fb:
+            return
+        now = time.perf_counter()
+        with self._lock:
+            self._feedback.append((now, fb))
+            self._trim(now)
+
+    def _trim(self, now: float) -> None:
+        for q in (self._done, self._feedback):
+            while q and now - q[0][0] > STATS_PERIOD_S:
+                q.popleft()
+
+    def snapshot(self) -> dict[str, Any]:
+        now = time.perf_counter()
+        with self._lock:
+            self._trim(now)
+            done = [t for _, t in self._done]
+            fb = [t for _, t in self._feedback]
+            span = now - self._done[0][0] if len(self._done) > 1 else STATS_PERIOD_S
+            fps = (len(self._done) - 1) / span if len(self._done) > 1 and span > 0 else 0.0
+            processed, dropped = self.frames_processed, self.frames_dropped
+
+        def mean(rows: list[dict[str, float]], key: str) -> float | None:
+            vals = [r[key] for r in rows if isinstance(r.get(key), int | float)]
+            return round(sum(vals) / len(vals), 2) if vals else None
+
+        stages = {
+            "capture": mean(fb, "capture_ms"),
+            "encode": mean(fb, "encode_ms"),
+            "upload": _half(mean(fb, "network_ms")),
+            "queue": mean(done, "queue"),
+            "decode": mean(done, "decode"),
+            "preprocess": mean(done, "preprocess"),
+            "inference": mean(done, "inference"),
+            "postprocess": mean(done, "postprocess"),
+            "encode_mask": mean(done, "encode"),
+            "download": _half(mean(fb, "network_ms")),
+            "decode_mask": mean(fb, "decode_ms"),
+            "render": mean(fb, "render_ms"),
+        }
+        return {
+            "fps": round(fps, 2),
+            "latency_ms": mean(fb, "latency_ms"),
+            "inference_ms": stages["inference"],
+            "frames_processed": processed,
+            "frames_dropped": dropped,
+            "stages": stages,
+            "switch_ms": self.switch_ms,
+        }
+
+
+def _half(x: float | None) -> float | None:
+    return None if x is None else round(x / 2, 2)
+
+
+class Session:
+    """One client's stream. Transports call :meth:`submit`; results go to ``sink``."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        scheduler: Scheduler,
+        profile: str = "fast",
+        engine_kwargs: dict[str, Any] | None = None,
+        engine: Engine | None = None,
+        name: str = "session",
+    ):
+        self.sink = sink
+        self.scheduler = scheduler
+        self.name = name
+        self.engine_kwargs = dict(engine_kwargs or {})
+        self.engine: Engine | None = engine
+        self.profile = profile
+        self.stats = StreamStats()
+        self.closed = False
+        self._slot: Frame | None = None
+        self._slot_lock = threading.Lock()
+        self._last_stats = time.perf_counter()
+        self._switch_token = 0
+        self.context: dict[str, Any] = {}  # transport's own per-session state
+
+    # -- engine -------------------------------------------------------------------------
+    def start(self, profile: str | None = None) -> None:
+        """Load ``profile`` (default: the current one) in the background; see :meth:`switch`."""
+        self.switch(profile or self.profile)
+
+    def switch(self, profile: str) -> threading.Thread:
+        """Load ``profile`` in a background thread; the current engine keeps serving meanwhile.
+
+        ``sink.on_loading`` fires now, ``sink.on_ready`` (or ``on_error``) when it is done;
+        the time it took is ``stats.switch_ms``. The newest request wins.
+        """
+        self._switch_token += 1
+        token = self._switch_token
+        self.sink.on_loading(self, profile)
+
+        def load() -> None:
+            t0 = time.perf_counter()
+            try:
+                engine = get_engine(profile, **self.engine_kwargs)
+            except Exception as exc:
+                log.warning("%s: loading profile %r failed: %s", self.name, profile, exc)
+                if token == self._switch_token and not self.closed:
+                    self.sink.on_error(self, None, _load_error(exc))
+                return
+            if token != self._switch_token or self.closed:
+                return  # superseded by a newer switch
+            self.engine, self.profile = engine, profile
+            self.stats.switch_ms = round((time.perf_counter() - t0) * 1000, 1)
+            self.sink.on_ready(self, engine)
+            self.scheduler.notify(self)  # a frame may have waited for the engine
+
+        thread = threading.Thread(target=load, name=f"segwidget-load-{profile}", daemon=True)
+        thread.start()
+        return thread
+
+    # -- frames -------------------------------------------------------------------------
+    def submit(self, frame: Frame) -> None:
+        """Store ``frame`` as the newest; a frame still pending is dropped (and counted)."""
+        if self.closed:
+            return
+        with self._slot_lock:
+            if self._slot is not None:
+                self.stats.frames_dropped += 1
+            self._slot = frame
+        self.stats.record_feedback(frame)
+        self.scheduler.notify(self)
+
+    def take(self) -> Frame | None:
+        with self._slot_lock:
+            frame, self._slot = self._slot, None
+            return frame
+
+    @property
+    def queue_size(self) -> int:
+        return int(self._slot is not None)
+
+    def process(self, frame: Frame) -> None:
+        """Segment one frame with the current engine and hand the outcome to the sink."""
+        engine = self.engine
+        start = time.perf_counter()
+        try:
+            if frame.jpeg is not None:
+                result = engine.segment_jpeg(frame.jpeg)
+            else:
+                result = engine.segment(frame.rgb)
+            result.timings["queue"] = (start - frame.received) * 1000
+            self.sink.on_result(self, frame, result)
+            self.stats.record(result.timings)
+        except Exception as exc:
+            self.stats.errors += 1
+            if not isinstance(exc, SegwidgetError):
+                log.exception("%s: frame %s failed", self.name, frame.seq)
+            self.sink.on_error(self, frame, exc)
+        self.maybe_emit_stats()
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        stats = self.stats.snapshot()
+        info = self.engine.info if self.engine else {}
+        stats.update(
+            queue_size=self.queue_size,
+            profile=self.profile,
+            backend=info.get("backend"),
+            device=info.get("device"),
+        )
+        return stats
+
+    def maybe_emit_stats(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if force or now - self._last_stats >= STATS_PERIOD_S:
+            self._last_stats = now
+            self.sink.on_stats(self, self.stats_snapshot())
+
+    def close(self) -> None:
+        """Stop taking frames; a frame in flight finishes and is discarded by the sink."""
+        self.closed = True
+        self._switch_token += 1
+        self.take()
+        self.scheduler.remove(self)
+
+
+def _load_error(exc: Exception) -> Exception:
+    if isinstance(exc, SegwidgetError):
+        return exc
+    err = SegwidgetError(f"loading the model failed: {type(exc).__name__}: {exc}")
+    err.code, err.recoverable = "MODEL_LOAD_FAILED", False
+    return err
+
+
+class Scheduler:
+    """Worker thread(s) serving sessions round-robin, newest frame first, one frame per turn."""
+
+    def __init__(self, workers: int = 1, name: str = "segwidget"):
+        self._ready: collections.deque[Session] = collections.deque()
+        self._queued: set[int] = set()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-worker-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def notify(self, session: Session) -> None:
+        with self._cond:
+            if id(session) not in self._queued and not session.closed:
+                self._queued.add(id(session))
+                self._ready.append(session)
+                self._cond.notify()
+
+    def remove(self, session: Session) -> None:
+        with self._cond:
+            if id(session) in self._queued:
+                self._queued.discard(id(session))
+                self._ready.remove(session)
+
+    def _next(self) -> Session | None:
+        with self._cond:
+            while not self._ready and not self._stopped:
+                self._cond.wait()
+            if self._stopped:
+                return None
+            session = self._ready.popleft()
+            self._queued.discard(id(session))
+            return session
+
+    def _work(self) -> None:
+        while (session := self._next()) is not None:
+            if session.engine is None:
+                continue  # notified again by switch() once the engine is ready
+            frame = session.take()
+            if frame is not None and not session.closed:
+                session.process(frame)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=5)
+
+
+_default: Scheduler | None = None
+_default_lock = threading.Lock()
+
+
+def default_scheduler() -> Scheduler:
+    """The process-wide scheduler (one worker: a CPU runs one inference at a time best)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Scheduler()
+        return _default
