@@ -29,6 +29,8 @@
  * @typedef {"filled" | "contour" | "side-by-side" | "blend"} VizMode
  */
 
+import { fitLongSide } from "./util.js";
+
 export const VIZ_MODES = /** @type {VizMode[]} */ (["filled", "contour", "side-by-side", "blend"]);
 
 /**
@@ -277,18 +279,6 @@ export function compose(mode, video, mask, W, H, lut, opacity, reuse = {}) {
     default:
       return { data: composeFilled(video, mask, W, H, lut, a, reuse.out), width: W, height: H };
   }
-}
-
-/**
- * Display size for a source: its own size, scaled down so the long side is at most maxSide.
- * @param {number} w
- * @param {number} h
- * @param {number} maxSide
- * @returns {{width: number, height: number}}
- */
-export function fitLongSide(w, h, maxSide) {
-  const s = Math.min(1, maxSide / Math.max(w, h, 1));
-  return { width: Math.max(1, Math.round(w * s)), height: Math.max(1, Math.round(h * s)) };
 }
 
 /**

@@ -1,0 +1,39 @@
+"""Shared fixtures: real photos, a persistent export cache, pooled engines with random weights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Exports are keyed by weights and library versions, so a cache kept between runs is safe
+# and saves the ONNX export time on every run after the first.
+os.environ.setdefault("SEGWIDGET_CACHE_DIR", str(ROOT / ".cache" / "segwidget-tests"))
+
+
+def _photos() -> dict[str, np.ndarray]:
+    from skimage import data
+
+    return {"astronaut": data.astronaut(), "coffee": data.coffee(), "chelsea": data.chelsea()}
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, np.ndarray]:
+    """Real RGB photos shipped by scikit-image."""
+    return _photos()
+
+
+@pytest.fixture(scope="session")
+def photo(photos) -> np.ndarray:
+    return photos["astronaut"]
+
+
+@pytest.fixture(scope="session")
+def fast_engine():
+    """The fast profile with seeded random weights on the auto (CPU: ONNX Runtime) backend."""
+    from segwidget import get_engine
+
+    return get_engine("fast", weights="random")
