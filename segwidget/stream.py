@@ -193,9 +193,9 @@ class Session:
         self.context: dict[str, Any] = {}  # transport's own per-session state
 
     # -- engine -------------------------------------------------------------------------
-    def start(self, profile: str | None = None) -> None:
+    def start(self, profile: str | None = None) -> threading.Thread:
         """Load ``profile`` (default: the current one) in the background; see :meth:`switch`."""
-        self.switch(profile or self.profile)
+        return self.switch(profile or self.profile)
 
     def switch(self, profile: str) -> threading.Thread:
         """Load ``profile`` in a background thread; the current engine keeps serving meanwhile.

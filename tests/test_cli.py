@@ -1,0 +1,93 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from segwidget.cli import main
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("bench", "download", "serve"):
+        assert command in out
+
+
+def test_console_script_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "segwidget.cli", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.startswith("segwidget ")
+
+
+def test_bench_json_has_a_row_per_backend_and_the_ratio(capsys):
+    code = main(["bench", "--profile", "fast", "--weights", "random", "--seconds", "0.3", "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["profile"], r["backend"]) for r in rows] == [
+        ("fast", "onnxruntime"),
+        ("fast", "torch"),
+    ]
+    for r in rows:
+        assert r["runs"] >= 3 and r["model_p95_ms"] >= r["model_p50_ms"] > 0
+        assert r["input"] == "320x240" and r["fps"] > 0
+        assert r["load_s"] >= 0 and r["switch_s"] >= 0
+    assert rows[0]["torch_over_ort"] == pytest.approx(
+        rows[1]["model_p50_ms"] / rows[0]["model_p50_ms"], rel=0.01
+    )
+
+
+def test_bench_table(capsys):
+    code = main(
+        [
+            "bench",
+            "--profile",
+            "fast",
+            "--backend",
+            "onnxruntime",
+            "--weights",
+            "random",
+            "--seconds",
+            "0.2",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "model p50" in out and "onnxruntime" in out and "untrained" in out
+
+
+def test_bench_reports_a_backend_that_cannot_run(capsys):
+    code = main(
+        [
+            "bench",
+            "--profile",
+            "fast",
+            "--backend",
+            "tensorrt",
+            "--weights",
+            "random",
+            "--seconds",
+            "0.2",
+        ]
+    )
+    assert code == 1
+    assert "tensorrt" in capsys.readouterr().out
+
+
+def test_download_rejects_unknown_profiles(capsys):
+    assert main(["download", "turbo"]) == 2
+    assert "fast, balanced, accurate" in capsys.readouterr().err
+
+
+def test_download_offline_fails_with_the_fixes(tmp_path, monkeypatch, capsys):
+    from segwidget import weights
+
+    monkeypatch.setattr(weights, "HF_HOST", "huggingface.invalid")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    code = main(["download", "accurate", "--cache-dir", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "segwidget download" in err and str(tmp_path) in err

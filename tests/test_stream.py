@@ -1,0 +1,153 @@
+"""The streaming layer shared by the widget and the server, driven without a transport."""
+
+import threading
+
+import pytest
+
+from segwidget.preprocess import encode_jpeg
+from segwidget.protocol import decode_mask
+from segwidget.stream import Frame, Scheduler, Session, result_message
+
+
+class RecordingSink:
+    """Records what a session emits; ``gate`` lets a test hold the worker inside on_result."""
+
+    def __init__(self):
+        self.results, self.errors, self.stats, self.ready = [], [], [], []
+        self.cond = threading.Condition()
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def _add(self, where, item):
+        with self.cond:
+            where.append(item)
+            self.cond.notify_all()
+
+    def on_result(self, session, frame, result):
+        self.entered.set()
+        assert self.gate.wait(30)
+        self._add(self.results, (frame, result_message(frame, result)))
+
+    def on_error(self, session, frame, error):
+        self._add(self.errors, (frame, error))
+
+    def on_stats(self, session, stats):
+        self._add(self.stats, stats)
+
+    def on_ready(self, session, engine):
+        self._add(self.ready, engine)
+
+    def on_loading(self, session, profile):
+        pass
+
+    def wait(self, predicate, timeout=60):
+        with self.cond:
+            assert self.cond.wait_for(predicate, timeout), "timed out"
+
+
+@pytest.fixture
+def scheduler():
+    s = Scheduler()
+    yield s
+    s.stop()
+
+
+def _session(scheduler, sink, fast_engine):
+    return Session(sink, scheduler, "fast", {"weights": "random"}, engine=fast_engine)
+
+
+def test_frames_become_result_messages(scheduler, fast_engine, photo):
+    sink = RecordingSink()
+    session = _session(scheduler, sink, fast_engine)
+    session.submit(Frame(seq=7, jpeg=encode_jpeg(photo), t_capture=123.5))
+    sink.wait(lambda: sink.results)
+    frame, (header, buffers) = sink.results[0]
+    assert header["type"] == "result" and header["seq"] == 7 and header["t_capture"] == 123.5
+    m = header["mask"]
+    mask = decode_mask(buffers[0], m["width"], m["height"], m["encoding"])
+    assert max(mask.shape) == fast_engine.input_size
+    assert {"queue", "decode", "inference", "encode"} <= set(header["timings"])
+    assert sum(f for _, f in header["classes"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_newest_frame_wins_under_a_burst(scheduler, fast_engine, photo):
+    sink = RecordingSink()
+    session = _session(scheduler, sink, fast_engine)
+    jpeg = encode_jpeg(photo)
+    sink.gate.clear()  # hold the worker inside the first result
+    session.submit(Frame(seq=0, jpeg=jpeg))
+    assert sink.entered.wait(30)
+    for seq in range(1, 11):  # burst while busy: only the newest survives
+        session.submit(Frame(seq=seq, jpeg=jpeg))
+    assert session.queue_size == 1
+    sink.gate.set()
+    sink.wait(lambda: len(sink.results) == 2)
+    assert [f.seq for f, _ in sink.results] == [0, 10]
+    assert session.stats.frames_dropped == 9
+    assert session.stats_snapshot()["frames_dropped"] == 9
+
+
+def test_bad_frame_reports_an_error_and_the_stream_goes_on(scheduler, fast_engine, photo):
+    sink = RecordingSink()
+    session = _session(scheduler, sink, fast_engine)
+    session.submit(Frame(seq=1, jpeg=b"not a jpeg"))
+    sink.wait(lambda: sink.errors)
+    frame, error = sink.errors[0]
+    assert frame.seq == 1 and error.code == "BAD_JPEG"
+    session.submit(Frame(seq=2, jpeg=encode_jpeg(photo)))
+    sink.wait(lambda: sink.results)
+    assert sink.results[0][0].seq == 2
+
+
+def test_sessions_are_served_round_robin(scheduler, fast_engine, photo):
+    """A flooding client cannot starve a quiet one: each gets one frame per turn."""
+    sink_a, sink_b = RecordingSink(), RecordingSink()
+    a = _session(scheduler, sink_a, fast_engine)
+    b = _session(scheduler, sink_b, fast_engine)
+    jpeg = encode_jpeg(photo)
+    sink_a.gate.clear()
+    a.submit(Frame(seq=0, jpeg=jpeg))
+    assert sink_a.entered.wait(30)
+    b.submit(Frame(seq=100, jpeg=jpeg))  # b queued behind a's frame in progress
+    a.submit(Frame(seq=1, jpeg=jpeg))  # a floods again
+    sink_a.gate.set()
+    sink_b.wait(lambda: sink_b.results)
+    sink_a.wait(lambda: len(sink_a.results) == 2)
+    assert sink_b.results[0][0].seq == 100
+
+
+def test_profile_switch_keeps_serving_until_the_new_engine_is_ready(scheduler, photo):
+    sink = RecordingSink()
+    session = Session(sink, scheduler, "fast", {"weights": "random", "input_size": 160})
+    session.start().join(120)
+    assert session.engine is not None and session.profile == "fast"
+    old = session.engine
+    loader = session.switch("balanced")
+    session.submit(Frame(seq=1, jpeg=encode_jpeg(photo)))  # served by whichever is current
+    loader.join(120)
+    assert session.profile == "balanced" and session.engine is not old
+    assert session.stats.switch_ms > 0
+    session.submit(Frame(seq=2, jpeg=encode_jpeg(photo)))
+    sink.wait(lambda: any(f.seq == 2 for f, _ in sink.results))
+    header = next(h for f, (h, _) in sink.results if f.seq == 2)
+    assert header["profile"] == "balanced"
+    assert len(sink.ready) == 2
+
+
+def test_failed_switch_reports_and_keeps_the_old_engine(scheduler, fast_engine):
+    sink = RecordingSink()
+    session = _session(scheduler, sink, fast_engine)
+    session.engine_kwargs = {"weights": "/nonexistent/weights.pth"}
+    session.switch("balanced").join(60)
+    assert session.engine is fast_engine and session.profile == "fast"
+    _, error = sink.errors[0]
+    assert error.code == "MODEL_LOAD_FAILED" and "does not exist" in str(error)
+
+
+def test_closed_session_takes_no_frames(scheduler, fast_engine, photo):
+    sink = RecordingSink()
+    session = _session(scheduler, sink, fast_engine)
+    session.close()
+    session.submit(Frame(seq=1, jpeg=encode_jpeg(photo)))
+    assert session.queue_size == 0
