@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 
@@ -16,7 +15,18 @@ def class_fractions(mask: np.ndarray, num_classes: int) -> list[tuple[int, float
 
 
 def upsample_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Nearest-neighbour resize of a class-index mask to ``height x width``."""
-    if mask.shape == (height, width):
+    """Nearest-neighbour resize of a class-index mask, picking exactly the browser's pixels.
+
+    Output pixel ``(x, y)`` takes ``mask[(2y + 1) * mh // (2H), (2x + 1) * mw // (2W)]``
+    (the source pixel under the output pixel's centre, in integer arithmetic), the rule
+    ``js/src/renderer.js`` uses; OpenCV's nearest modes differ from it by a row at times.
+    Returns ``mask`` itself when the size already matches.
+    """
+    mh, mw = mask.shape[:2]
+    if (mh, mw) == (height, width):
         return mask
-    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+    if height <= 0 or width <= 0:
+        raise ValueError(f"target size must be positive, got {height}x{width}")
+    ys = (2 * np.arange(height, dtype=np.int64) + 1) * mh // (2 * height)
+    xs = (2 * np.arange(width, dtype=np.int64) + 1) * mw // (2 * width)
+    return np.take(np.take(mask, ys, axis=0), xs, axis=1)

@@ -40,13 +40,14 @@ from numbers import Real
 import cv2
 import numpy as np
 
+from .postprocess import upsample_mask
+
 __all__ = [
     "VIZ_MODES",
     "colorize",
     "colorized_png",
     "encode_png",
     "render_overlay",
-    "upsample_nearest",
 ]
 
 VIZ_MODES: tuple[str, ...] = ("filled", "contour", "side-by-side", "blend")
@@ -188,22 +189,6 @@ def _apply_table(table: np.ndarray, rows: np.ndarray, frame: np.ndarray) -> np.n
 # ----------------------------------------------------------------------- public
 
 
-def upsample_nearest(mask: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Nearest-neighbour resize of a 2-D mask to ``height x width``, exactly as the browser.
-
-    Output pixel ``(x, y)`` takes ``mask[(2y + 1) * mh // (2H), (2x + 1) * mw // (2W)]``.
-    Returns ``mask`` itself when the size already matches.
-    """
-    mh, mw = mask.shape[:2]
-    if (mh, mw) == (height, width):
-        return mask
-    if height <= 0 or width <= 0:
-        raise ValueError(f"target size must be positive, got {height}x{width}")
-    ys = (2 * np.arange(height, dtype=np.int64) + 1) * mh // (2 * height)
-    xs = (2 * np.arange(width, dtype=np.int64) + 1) * mw // (2 * width)
-    return np.take(np.take(mask, ys, axis=0), xs, axis=1)
-
-
 def colorize(
     mask: np.ndarray,
     palette: np.ndarray,
@@ -242,7 +227,7 @@ def render_overlay(
     pkey = _palette_bytes(palette)
     fkey = _filter_key(class_filter_ids)
     h, w = frame.shape[:2]
-    up = upsample_nearest(mask, h, w)
+    up = upsample_mask(mask, h, w)
 
     if viz_mode == "filled":
         return _apply_table(_mix_table(pkey, fkey, a), up, frame)

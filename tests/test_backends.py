@@ -98,7 +98,8 @@ def test_tensorrt_shape_range_covers_every_aspect(profile):
     lo, opt, hi = shape_range(p)
     for h, w in [(480, 640), (720, 1280), (640, 480), (1080, 1920), (1000, 1000)]:
         mh, mw = input_hw(h, w, p.gpu_size, p.multiple)
-        assert lo[2] <= mh <= hi[2] and lo[3] <= mw <= hi[3]
+        assert lo[2] <= mh <= hi[2]
+        assert lo[3] <= mw <= hi[3]
     assert opt[2:] == input_hw(480, 640, p.gpu_size, p.multiple)
 
 
@@ -111,7 +112,8 @@ def test_detect_reports_this_machine():
 def test_onnx_export_is_cached_and_reused(tmp_path):
     first = Engine("fast", weights="random", backend="onnxruntime", cache_dir=tmp_path)
     files = sorted(tmp_path.glob("*.onnx"))
-    assert len(files) == 1 and first.info["backend"] == "onnxruntime"
+    assert len(files) == 1
+    assert first.info["backend"] == "onnxruntime"
     mtime = os.stat(files[0]).st_mtime_ns
     Engine("fast", weights="random", backend="onnxruntime", cache_dir=tmp_path)
     assert sorted(tmp_path.glob("*.onnx")) == files
@@ -138,7 +140,8 @@ def test_export_key_depends_on_weights_and_precision():
 def test_onnxruntime_agrees_with_torch_eager(profile, photos):
     ort = Engine(profile, weights="random", backend="onnxruntime")
     eager = Engine(profile, weights="random", backend="torch")
-    assert ort.info["backend"] == "onnxruntime" and eager.info["backend"] == "torch"
+    assert ort.info["backend"] == "onnxruntime"
+    assert eager.info["backend"] == "torch"
     for name, photo in photos.items():
         a, b = ort.segment(photo).mask, eager.segment(photo).mask
         assert a.shape == b.shape

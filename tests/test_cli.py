@@ -20,7 +20,8 @@ def test_console_script_runs():
     out = subprocess.run(
         [sys.executable, "-m", "segwidget.cli", "--version"], capture_output=True, text=True
     )
-    assert out.returncode == 0 and out.stdout.startswith("segwidget ")
+    assert out.returncode == 0
+    assert out.stdout.startswith("segwidget ")
 
 
 def test_bench_json_has_a_row_per_backend_and_the_ratio(capsys):
@@ -32,9 +33,12 @@ def test_bench_json_has_a_row_per_backend_and_the_ratio(capsys):
         ("fast", "torch"),
     ]
     for r in rows:
-        assert r["runs"] >= 3 and r["model_p95_ms"] >= r["model_p50_ms"] > 0
-        assert r["input"] == "320x240" and r["fps"] > 0
-        assert r["load_s"] >= 0 and r["switch_s"] >= 0
+        assert r["runs"] >= 3
+        assert r["model_p95_ms"] >= r["model_p50_ms"] > 0
+        assert r["input"] == "320x240"
+        assert r["fps"] > 0
+        assert r["load_s"] >= 0
+        assert r["switch_s"] >= 0
     assert rows[0]["torch_over_ort"] == pytest.approx(
         rows[1]["model_p50_ms"] / rows[0]["model_p50_ms"], rel=0.01
     )
@@ -56,7 +60,9 @@ def test_bench_table(capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "model p50" in out and "onnxruntime" in out and "untrained" in out
+    assert "model p50" in out
+    assert "onnxruntime" in out
+    assert "untrained" in out
 
 
 def test_bench_reports_a_backend_that_cannot_run(capsys):
@@ -90,4 +96,5 @@ def test_download_offline_fails_with_the_fixes(tmp_path, monkeypatch, capsys):
     code = main(["download", "accurate", "--cache-dir", str(tmp_path)])
     assert code == 1
     err = capsys.readouterr().err
-    assert "segwidget download" in err and str(tmp_path) in err
+    assert "segwidget download" in err
+    assert str(tmp_path) in err

@@ -19,7 +19,8 @@ def test_result_fields(fast_engine, photo):
     assert res.mask.max() < len(fast_engine.labels)
     assert set(res.timings) == {"decode", "preprocess", "inference", "postprocess"}
     assert all(v >= 0 for v in res.timings.values())
-    assert res.frame is photo and res.profile == "fast"
+    assert res.frame is photo
+    assert res.profile == "fast"
 
 
 def test_classes_are_names_with_fractions_largest_first(fast_engine, photos):
@@ -35,7 +36,8 @@ def test_classes_are_names_with_fractions_largest_first(fast_engine, photos):
 def test_mask_at_upsamples_with_nearest_neighbour(fast_engine, photo):
     res = fast_engine.segment(photo)
     big = res.mask_at(*photo.shape[:2])
-    assert big.shape == photo.shape[:2] and big.dtype == np.uint8
+    assert big.shape == photo.shape[:2]
+    assert big.dtype == np.uint8
     assert set(np.unique(big)) == set(np.unique(res.mask))  # no invented classes
     h, w = res.mask.shape
     # the centre pixel of each model cell keeps its class
@@ -67,17 +69,21 @@ def test_labels_palette_and_info(fast_engine):
         "weights",
     ):
         assert info[key] not in (None, "")
-    assert info["backend"] == "onnxruntime" and info["device"] == "cpu"
-    assert "untrained" in info["weights"] and info["pretrained"] is False
+    assert info["backend"] == "onnxruntime"
+    assert info["device"] == "cpu"
+    assert "untrained" in info["weights"]
+    assert info["pretrained"] is False
     assert "CPU default" in info["input_size_reason"]
     assert info["input_size"] == PROFILES["fast"].cpu_size
 
 
 def test_accurate_profile_has_ade20k_labels(photo):
     eng = get_engine("accurate", weights="random", input_size=128)
-    assert len(eng.labels) == 150 and eng.labels[0] == "wall"
+    assert len(eng.labels) == 150
+    assert eng.labels[0] == "wall"
     res = eng.segment(photo)
-    assert max(res.mask.shape) == 128 and all(s % 32 == 0 for s in res.mask.shape)
+    assert max(res.mask.shape) == 128
+    assert all(s % 32 == 0 for s in res.mask.shape)
     assert res.mask.max() < 150
 
 

@@ -57,7 +57,8 @@ def test_resize_is_close_to_the_processors_own_resize(photos):
 
 def test_to_nchw_layout(photo):
     x = to_nchw(photo)
-    assert x.shape == (1, 3, *photo.shape[:2]) and x.flags.c_contiguous
+    assert x.shape == (1, 3, *photo.shape[:2])
+    assert x.flags.c_contiguous
     assert np.array_equal(x[0, 1], photo[..., 1])
 
 
@@ -114,10 +115,11 @@ def test_oversized_jpeg_is_rejected_before_decoding():
 
 
 def test_truncated_jpeg_does_not_crash(photo):
+    """libjpeg may return the decodable part of a truncated file: a whole frame or an error."""
     data = encode_jpeg(photo)
+    outcome = []
     try:
-        rgb = decode_jpeg(data[: len(data) // 2])
+        outcome.append(decode_jpeg(data[: len(data) // 2]).shape)
     except FrameError as exc:
-        assert exc.code == "BAD_JPEG"
-    else:  # libjpeg may return the decodable part: it must still be a whole frame
-        assert rgb.shape == photo.shape
+        outcome.append(exc.code)
+    assert outcome[0] in (photo.shape, "BAD_JPEG")

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from segwidget.labels import VOC_PALETTE
+from segwidget.postprocess import upsample_mask
 from segwidget.render import (
     VIZ_MODES,
     colorize,
     colorized_png,
     encode_png,
     render_overlay,
-    upsample_nearest,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,14 +163,14 @@ def test_upsample_nearest_formula_matches_browser():
     # 384 -> 480 is a case where OpenCV's INTER_NEAREST_EXACT picks other rows at ties
     mh, mw, h, w = 384, 512, 480, 640
     mask = (np.arange(mh)[:, None] * 7 + np.arange(mw)[None, :]).astype(np.uint8)
-    up = upsample_nearest(mask, h, w)
+    up = upsample_mask(mask, h, w)
     assert up.shape == (h, w)
     for y in (0, 1, 2, 3, 4, 5, 239, 240, 477, 478, 479):
         for x in (0, 1, 2, 319, 320, 639):
             sy = (2 * y + 1) * mh // (2 * h)
             sx = (2 * x + 1) * mw // (2 * w)
             assert up[y, x] == mask[sy, sx], (y, x)
-    assert upsample_nearest(mask, mh, mw) is mask
+    assert upsample_mask(mask, mh, mw) is mask
 
 
 # ----------------------------------------------------------------------- contour
@@ -239,7 +239,7 @@ def test_side_by_side_shape_and_halves(photo):
     assert out.shape == (48, 128, 3)
     assert out.dtype == np.uint8
     np.testing.assert_array_equal(out[:, :64], frame)
-    rgb, _ = colorize(upsample_nearest(mask, 48, 64), PAL3)
+    rgb, _ = colorize(upsample_mask(mask, 48, 64), PAL3)
     np.testing.assert_array_equal(out[:, 64:], rgb)  # full colour, opacity does not apply
 
 
@@ -265,7 +265,7 @@ def test_blend_keeps_brightness_on_visible_pixels(photo):
     palette = np.array([[200, 100, 50], [20, 180, 240], [0, 0, 0]], dtype=np.uint8)
     for a in (0.25, 0.6, 1.0):
         out = render_overlay(frame, mask, palette, "blend", a, class_filter_ids=[1, 2])
-        visible = upsample_nearest(mask, 512, 512) != 0
+        visible = upsample_mask(mask, 512, 512) != 0
         np.testing.assert_array_equal(out.max(axis=2)[visible], frame.max(axis=2)[visible])
         np.testing.assert_array_equal(out[~visible], frame[~visible])
         assert (out[visible] != frame[visible]).any()
@@ -452,7 +452,7 @@ def test_bit_exact_with_renderer_js(photos, tmp_path):
         timeout=120,
     )
     js_up = np.frombuffer((tmp_path / "up.bin").read_bytes(), np.uint8).reshape(h, w)
-    np.testing.assert_array_equal(upsample_nearest(mask, h, w), js_up)
+    np.testing.assert_array_equal(upsample_mask(mask, h, w), js_up)
     for i, case in enumerate(cases):
         ours = render_overlay(
             frame, mask, np.array(palette), case["mode"], case["opacity"], case["keep"]

@@ -62,8 +62,10 @@ def test_frames_become_result_messages(scheduler, fast_engine, photo):
     session = _session(scheduler, sink, fast_engine)
     session.submit(Frame(seq=7, jpeg=encode_jpeg(photo), t_capture=123.5))
     sink.wait(lambda: sink.results)
-    frame, (header, buffers) = sink.results[0]
-    assert header["type"] == "result" and header["seq"] == 7 and header["t_capture"] == 123.5
+    _frame, (header, buffers) = sink.results[0]
+    assert header["type"] == "result"
+    assert header["seq"] == 7
+    assert header["t_capture"] == 123.5
     m = header["mask"]
     mask = decode_mask(buffers[0], m["width"], m["height"], m["encoding"])
     assert max(mask.shape) == fast_engine.input_size
@@ -94,7 +96,8 @@ def test_bad_frame_reports_an_error_and_the_stream_goes_on(scheduler, fast_engin
     session.submit(Frame(seq=1, jpeg=b"not a jpeg"))
     sink.wait(lambda: sink.errors)
     frame, error = sink.errors[0]
-    assert frame.seq == 1 and error.code == "BAD_JPEG"
+    assert frame.seq == 1
+    assert error.code == "BAD_JPEG"
     session.submit(Frame(seq=2, jpeg=encode_jpeg(photo)))
     sink.wait(lambda: sink.results)
     assert sink.results[0][0].seq == 2
@@ -121,12 +124,14 @@ def test_profile_switch_keeps_serving_until_the_new_engine_is_ready(scheduler, p
     sink = RecordingSink()
     session = Session(sink, scheduler, "fast", {"weights": "random", "input_size": 160})
     session.start().join(120)
-    assert session.engine is not None and session.profile == "fast"
+    assert session.engine is not None
+    assert session.profile == "fast"
     old = session.engine
     loader = session.switch("balanced")
     session.submit(Frame(seq=1, jpeg=encode_jpeg(photo)))  # served by whichever is current
     loader.join(120)
-    assert session.profile == "balanced" and session.engine is not old
+    assert session.profile == "balanced"
+    assert session.engine is not old
     assert session.stats.switch_ms > 0
     session.submit(Frame(seq=2, jpeg=encode_jpeg(photo)))
     sink.wait(lambda: any(f.seq == 2 for f, _ in sink.results))
@@ -140,9 +145,11 @@ def test_failed_switch_reports_and_keeps_the_old_engine(scheduler, fast_engine):
     session = _session(scheduler, sink, fast_engine)
     session.engine_kwargs = {"weights": "/nonexistent/weights.pth"}
     session.switch("balanced").join(60)
-    assert session.engine is fast_engine and session.profile == "fast"
+    assert session.engine is fast_engine
+    assert session.profile == "fast"
     _, error = sink.errors[0]
-    assert error.code == "MODEL_LOAD_FAILED" and "does not exist" in str(error)
+    assert error.code == "MODEL_LOAD_FAILED"
+    assert "does not exist" in str(error)
 
 
 def test_closed_session_takes_no_frames(scheduler, fast_engine, photo):
