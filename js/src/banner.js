@@ -1,0 +1,43 @@
+// Error banner over the video: code, message and a dismiss button.
+
+import { h } from "./util.js";
+
+/**
+ * @typedef {{code: string, message: string, recoverable?: boolean, source?: string}} BannerError
+ *   `source` says who raised it ("server", "client", "trait", "transport"), so whoever can
+ *   tell that it is over clears only its own errors.
+ */
+
+export class Banner {
+  /** @param {HTMLElement} el  container (hidden while there is no error) */
+  constructor(el) {
+    this.el = el;
+    this.code = h("strong", { class: "sw-banner-code" });
+    this.text = h("span", { class: "sw-banner-text" });
+    const close = h("button", { class: "sw-banner-close", type: "button", title: "Dismiss", "aria-label": "Dismiss", onclick: () => this.clear() }, "×");
+    el.setAttribute("role", "alert");
+    el.replaceChildren(this.code, this.text, close);
+    /** @type {BannerError | null} */
+    this.current = null;
+    el.hidden = true;
+  }
+
+  /** @param {BannerError} err */
+  show(err) {
+    this.current = err;
+    this.code.textContent = err.code;
+    this.text.textContent = err.message;
+    this.el.classList.toggle("sw-banner-warn", !!err.recoverable);
+    this.el.hidden = false;
+  }
+
+  /**
+   * Hide the banner; with `source`, only if the shown error came from that source.
+   * @param {string} [source]
+   */
+  clear(source) {
+    if (source && (!this.current || this.current.source !== source)) return;
+    this.current = null;
+    this.el.hidden = true;
+  }
+}

@@ -1,0 +1,107 @@
+// Back-pressure for the capture loop: at most `maxInFlight` frames wait for a result. A frame
+// leaves the window when its result or an error for its seq arrives, or after `timeoutMs`.
+// Results come back in order, so a result for seq n also retires every older frame (the
+// server drops pending frames it replaced with newer ones and never answers those).
+
+/**
+ * @typedef {object} InFlight
+ * @property {number} seq
+ * @property {number} t_capture  client clock (ms)
+ * @property {number} t_sent  client clock (ms) when the frame was sent
+ */
+
+/**
+ * @typedef {object} Timers
+ * @property {(fn: () => void, ms: number) => any} setTimeout
+ * @property {(handle: any) => void} clearTimeout
+ */
+
+export class FrameFlow {
+  /**
+   * @param {{maxInFlight?: number, timeoutMs?: number, onTimeout?: (f: InFlight) => void, timers?: Timers}} [options]
+   */
+  constructor({ maxInFlight = 2, timeoutMs = 2000, onTimeout, timers } = {}) {
+    this.maxInFlight = maxInFlight;
+    this.timeoutMs = timeoutMs;
+    this.onTimeout = onTimeout;
+    this.timers = timers || {
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (handle) => clearTimeout(handle),
+    };
+    /** @type {Map<number, {frame: InFlight, timer: any}>} */
+    this.pending = new Map();
+    /** Frames that timed out: a late result still gets its round trip measured. @type {Map<number, InFlight>} */
+    this.late = new Map();
+  }
+
+  /** Number of frames waiting for a result. */
+  get size() {
+    return this.pending.size;
+  }
+
+  /** Whether another frame may be sent now. */
+  canSend() {
+    return this.pending.size < this.maxInFlight;
+  }
+
+  /**
+   * Record a sent frame and arm its timeout.
+   * @param {InFlight} frame
+   */
+  begin(frame) {
+    const timer = this.timers.setTimeout(() => {
+      if (this.pending.get(frame.seq)?.frame !== frame) return;
+      this.pending.delete(frame.seq);
+      this.late.set(frame.seq, frame);
+      if (this.late.size > 16) this.late.delete(this.late.keys().next().value);
+      if (this.onTimeout) this.onTimeout(frame);
+    }, this.timeoutMs);
+    this.pending.set(frame.seq, { frame, timer });
+  }
+
+  /**
+   * A result or error for `seq` arrived: retire it and every older frame.
+   * @param {number} seq
+   * @returns {InFlight | null}  the frame with that seq, if it was sent recently
+   */
+  settle(seq) {
+    let found = this.late.get(seq) || null;
+    this.late.delete(seq);
+    for (const [s, entry] of this.pending) {
+      if (s > seq) continue;
+      this.timers.clearTimeout(entry.timer);
+      this.pending.delete(s);
+      if (s === seq) found = entry.frame;
+    }
+    return found;
+  }
+
+  /** Forget every frame (camera stopped, transport reset). */
+  clear() {
+    for (const entry of this.pending.values()) this.timers.clearTimeout(entry.timer);
+    this.pending.clear();
+    this.late.clear();
+  }
+}
+
+/**
+ * The `feedback` object a frame header carries about the last rendered result.
+ * @param {{seq: number, t_capture: number, server_ms?: number}} result  the result header
+ * @param {{t_rendered: number, render_ms: number, decode_ms: number, t_sent?: number | null, t_received: number}} times
+ *   client clock (ms): when it was first drawn, when its frame was sent and its result received
+ *   (network_ms is left out when the frame's send time is unknown)
+ */
+export function makeFeedback(result, times) {
+  const round = (/** @type {number} */ x) => Math.round(x * 10) / 10;
+  /** @type {{seq: number, latency_ms: number, render_ms: number, decode_ms: number, network_ms?: number}} */
+  const feedback = {
+    seq: result.seq,
+    latency_ms: round(times.t_rendered - result.t_capture),
+    render_ms: round(times.render_ms),
+    decode_ms: round(times.decode_ms),
+  };
+  if (times.t_sent != null) {
+    feedback.network_ms = round(Math.max(0, times.t_received - times.t_sent - (Number(result.server_ms) || 0)));
+  }
+  return feedback;
+}

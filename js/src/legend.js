@@ -1,0 +1,75 @@
+// Legend of the classes detected in the newest result, with colour swatches and shares.
+
+import { cssColor } from "./palette.js";
+import { h } from "./util.js";
+
+/**
+ * @typedef {{index: number, label: string, color: string, fraction: number, percent: string}} LegendEntry
+ */
+
+/**
+ * Legend rows for a result's `classes` ([index, fraction] pairs, largest first), without
+ * the classes the filter hides.
+ * @param {[number, number][]} classes
+ * @param {string[]} labels
+ * @param {Set<number> | null} keep  from filterIndices (null keeps all)
+ * @param {number[][]} palette
+ * @returns {LegendEntry[]}
+ */
+export function legendEntries(classes, labels, keep, palette) {
+  return (classes || [])
+    .filter(([index]) => !keep || keep.has(index))
+    .map(([index, fraction]) => ({
+      index,
+      label: labels[index] ?? `class ${index}`,
+      color: cssColor(palette, index),
+      fraction,
+      percent: formatPercent(fraction),
+    }));
+}
+
+/** @param {number} fraction  0..1 */
+export function formatPercent(fraction) {
+  const pct = fraction * 100;
+  if (pct > 0 && pct < 0.1) return "<0.1%";
+  return `${pct < 10 ? pct.toFixed(1) : pct.toFixed(0)}%`;
+}
+
+export class Legend {
+  /**
+   * @param {HTMLElement} el  container (its content is replaced)
+   * @param {{maxEntries?: number}} [options]
+   */
+  constructor(el, { maxEntries = 12 } = {}) {
+    this.el = el;
+    this.maxEntries = maxEntries;
+    this.key = "";
+  }
+
+  /** @param {LegendEntry[]} entries */
+  update(entries) {
+    const shown = entries.slice(0, this.maxEntries);
+    const key = shown.map((e) => `${e.index}:${e.color}:${e.percent}`).join("|");
+    if (key === this.key) return;
+    this.key = key;
+    const items = shown.map((e) =>
+      h(
+        "li",
+        { class: "sw-legend-item", title: `${e.label}: ${(e.fraction * 100).toFixed(2)}% of the frame` },
+        h("span", { class: "sw-swatch", style: `background:${e.color}` }),
+        h("span", { class: "sw-legend-label" }, e.label),
+        h("span", { class: "sw-legend-pct" }, e.percent),
+      ),
+    );
+    if (entries.length > shown.length) {
+      items.push(h("li", { class: "sw-legend-more" }, `+${entries.length - shown.length} more`));
+    }
+    if (!items.length) items.push(h("li", { class: "sw-legend-empty" }, "No visible classes"));
+    this.el.replaceChildren(...items);
+  }
+
+  clear() {
+    this.key = "";
+    this.el.replaceChildren();
+  }
+}

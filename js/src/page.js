@@ -1,0 +1,231 @@
+// Standalone page entry (`segwidget serve`): the same session as the widget, over the /ws
+// WebSocket, with a local settings store that mirrors changes to the server with the spec's
+// `change_mode` / `update_viz` messages.
+
+import { packWs, unpackWs } from "./protocol.js";
+import { createSession } from "./session.js";
+import { createLocalStore } from "./store.js";
+
+/**
+ * WebSocket URL of the server that served this page: `ws(s)://<host>/<page dir>/ws`, with the
+ * page's `token` query parameter copied over. (At the root that is `ws(s)://<host>/ws`; under a
+ * proxy prefix such as /proxy/8000/ the prefix is kept.)
+ * @param {{href: string, protocol: string, search: string}} location
+ * @returns {string}
+ */
+export function wsUrl(location) {
+  const url = new URL("ws", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  url.search = "";
+  url.hash = "";
+  const token = new URLSearchParams(location.search).get("token");
+  if (token) url.searchParams.set("token", token);
+  return url.toString();
+}
+
+/**
+ * Settings given in the page URL: ?profile=fast&resolution=1280x720&quality=80&autostart=1
+ * @param {string} search
+ * @returns {Record<string, any>}
+ */
+export function settingsFromQuery(search) {
+  const q = new URLSearchParams(search);
+  /** @type {Record<string, any>} */
+  const out = {};
+  const profile = q.get("profile") || q.get("model_mode");
+  if (profile) out.profile = profile;
+  const res = /^(\d+)x(\d+)$/.exec(q.get("resolution") || "");
+  if (res) out.resolution = [Number(res[1]), Number(res[2])];
+  const quality = Number(q.get("quality"));
+  if (quality >= 1 && quality <= 100) out.jpeg_quality = Math.round(quality);
+  if (q.get("autostart") === "1") out.running = true;
+  return out;
+}
+
+/**
+ * The spec's `init` message for the current settings.
+ * @param {import("./store.js").SettingsStore} store
+ */
+export function initMessage(store) {
+  const [width, height] = store.get("resolution") || [640, 480];
+  /** @type {Record<string, any>} */
+  const config = { binary: true, resolution: { width, height } };
+  const profile = store.get("profile");
+  if (profile) config.model_mode = profile;
+  return { type: "init", config };
+}
+
+/**
+ * The spec's `update_viz` message for the current settings (sent when the user changes them;
+ * the rendering itself happens here, this keeps the server's copy in step).
+ * @param {import("./store.js").SettingsStore} store
+ */
+export function updateVizMessage(store) {
+  const filter = store.get("class_filter") || [];
+  /** @type {Record<string, any>} */
+  const settings = {
+    overlay_opacity: Number(store.get("opacity")),
+    visualization_mode: store.get("viz_mode"),
+    class_filter: filter.length ? filter : null,
+  };
+  if (store.get("colormap")) settings.colormap = store.get("colormap");
+  return { type: "update_viz", settings };
+}
+
+/**
+ * A reconnecting WebSocket speaking the binary protocol.
+ */
+class WsTransport {
+  /**
+   * @param {string} url
+   * @param {{onOpen: () => void, onClose: () => void}} hooks
+   */
+  constructor(url, hooks) {
+    this.url = url;
+    this.hooks = hooks;
+    /** @type {WebSocket | null} */
+    this.ws = null;
+    /** @type {Set<(header: any, buffers: Uint8Array[]) => void>} */
+    this.listeners = new Set();
+    this.retryMs = 500;
+    /** @type {any} */
+    this.timer = null;
+    this.closed = false;
+  }
+
+  connect() {
+    if (this.closed) return;
+    const ws = new WebSocket(this.url);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      this.retryMs = 500;
+      this.hooks.onOpen();
+    };
+    ws.onmessage = (ev) => {
+      let msg;
+      try {
+        msg = unpackWs(ev.data);
+      } catch (err) {
+        console.warn("segwidget: ignoring a malformed message", err);
+        return;
+      }
+      for (const cb of this.listeners) cb(msg.header, msg.buffers);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.hooks.onClose();
+      if (!this.closed) {
+        this.timer = setTimeout(() => this.connect(), this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, 8000);
+      }
+    };
+    this.ws = ws;
+  }
+
+  isOpen() {
+    return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * @param {any} header
+   * @param {Uint8Array[]} [buffers]
+   */
+  send(header, buffers = []) {
+    if (this.ws && this.isOpen()) this.ws.send(/** @type {any} */ (packWs(header, buffers)));
+  }
+
+  /** @param {(header: any, buffers: Uint8Array[]) => void} cb */
+  onMessage(cb) {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close();
+  }
+}
+
+/**
+ * Mount the page into `el` and connect.
+ * @param {HTMLElement} el
+ * @param {{href: string, protocol: string, search: string}} [loc]
+ */
+export function mountPage(el, loc = window.location) {
+  const store = createLocalStore(settingsFromQuery(loc.search));
+  const status = document.getElementById("sw-conn");
+  const setStatus = (/** @type {string} */ text, /** @type {string} */ state) => {
+    if (!status) return;
+    status.textContent = text;
+    status.dataset.state = state;
+  };
+  let fromServer = false;
+  let colormapChosen = !!store.get("colormap");
+
+  /** @type {ReturnType<typeof createSession> | null} */
+  let session = null;
+  const transport = new WsTransport(wsUrl(loc), {
+    onOpen() {
+      setStatus("connected", "open");
+      if (session) session.banner.clear("transport");
+      transport.send(initMessage(store));
+    },
+    onClose() {
+      setStatus("reconnecting…", "closed");
+      if (!session) return;
+      session.reset();
+      session.banner.show({
+        code: "DISCONNECTED",
+        message: "Lost the connection to the server; reconnecting…",
+        recoverable: true,
+        source: "transport",
+      });
+    },
+  });
+
+  // The server's own state (profile actually serving, its default colormap) flows into the
+  // store without being echoed back.
+  transport.onMessage((msg) => {
+    if (msg.type !== "ready" && msg.type !== "connected") return;
+    fromServer = true;
+    try {
+      if (msg.profile) store.set("profile", msg.profile);
+      if (Array.isArray(msg.labels)) store.set("labels", msg.labels);
+      if (!colormapChosen && msg.default_colormap) store.set("colormap", msg.default_colormap);
+    } finally {
+      fromServer = false;
+    }
+  });
+  session = createSession({ el, store, transport });
+
+  store.on("profile", (profile) => {
+    if (!fromServer && profile) transport.send({ type: "change_mode", model_mode: profile });
+  });
+  /** @type {any} */
+  let vizTimer = null;
+  for (const name of ["viz_mode", "opacity", "class_filter", "colormap"]) {
+    store.on(name, () => {
+      if (fromServer) return;
+      if (name === "colormap") colormapChosen = true;
+      clearTimeout(vizTimer);
+      vizTimer = setTimeout(() => transport.send(updateVizMessage(store)), 100);
+    });
+  }
+  setStatus("connecting…", "connecting");
+  transport.connect();
+  return {
+    store,
+    destroy() {
+      clearTimeout(vizTimer);
+      transport.close();
+      if (session) session.destroy();
+    },
+  };
+}
+
+if (typeof document !== "undefined") {
+  const el = document.getElementById("app");
+  if (el) mountPage(el);
+}

@@ -1,0 +1,95 @@
+// FPS / latency overlay with a stacked bar of the per-stage times.
+
+import { h } from "./util.js";
+
+/** Pipeline stages in order, with the colour of each in the bar. */
+export const STAGES = /** @type {const} */ ([
+  ["capture", "#5eb5ff"],
+  ["encode", "#3d8bfd"],
+  ["upload", "#8a94a6"],
+  ["queue", "#6b7280"],
+  ["decode", "#f6c343"],
+  ["preprocess", "#f59f00"],
+  ["inference", "#f0643c"],
+  ["postprocess", "#e8590c"],
+  ["encode_mask", "#d6336c"],
+  ["download", "#a5adba"],
+  ["decode_mask", "#7950f2"],
+  ["render", "#20c997"],
+]);
+
+/** Stages the browser measures itself (its own numbers are fresher than the server's echo). */
+export const CLIENT_STAGES = ["capture", "encode", "decode_mask", "render"];
+
+/**
+ * @typedef {{name: string, ms: number, fraction: number, color: string}} Segment
+ */
+
+/**
+ * Bar segments: the server's `stages`, with the client's own measurements taking
+ * precedence for the client stages. Missing, non-finite or non-positive stages are left out.
+ * @param {Record<string, number> | null | undefined} serverStages
+ * @param {Record<string, number | null>} [clientStages]
+ * @returns {{segments: Segment[], total: number}}
+ */
+export function stageSegments(serverStages, clientStages = {}) {
+  const merged = { ...(serverStages || {}) };
+  for (const [k, v] of Object.entries(clientStages)) if (v != null) merged[k] = v;
+  const rows = STAGES.map(([name, color]) => ({ name, color, ms: Number(merged[name]) })).filter(
+    (r) => Number.isFinite(r.ms) && r.ms > 0,
+  );
+  const total = rows.reduce((s, r) => s + r.ms, 0);
+  return { segments: rows.map((r) => ({ ...r, fraction: r.ms / total })), total };
+}
+
+/**
+ * @param {number | null | undefined} ms
+ * @returns {string}
+ */
+export function formatMs(ms) {
+  if (ms == null || !Number.isFinite(ms)) return "–";
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+export class StatsOverlay {
+  /** @param {HTMLElement} el  container (its content is replaced) */
+  constructor(el) {
+    this.el = el;
+    this.fps = h("span", { class: "sw-fps" });
+    this.latency = h("span", { class: "sw-latency" });
+    this.info = h("div", { class: "sw-stats-info" });
+    this.bar = h("div", { class: "sw-stagebar" });
+    el.replaceChildren(h("div", { class: "sw-stats-main" }, this.fps, this.latency), this.info, this.bar);
+    this.barKey = "";
+  }
+
+  /**
+   * @param {{fps: number | null, latency_ms: number | null, inference_ms?: number | null,
+   *   profile?: string | null, backend?: string | null, device?: string | null, dropped?: number | null,
+   *   stages?: Record<string, number> | null, client?: Record<string, number | null>}} s
+   */
+  update(s) {
+    this.fps.textContent = s.fps != null && Number.isFinite(s.fps) ? `${s.fps.toFixed(1)} FPS` : "– FPS";
+    this.latency.textContent = `latency ${formatMs(s.latency_ms)}`;
+    const parts = [s.profile, [s.backend, s.device].filter(Boolean).join("/")];
+    if (s.inference_ms != null) parts.push(`inference ${formatMs(s.inference_ms)}`);
+    if (s.dropped) parts.push(`${s.dropped} dropped`);
+    this.info.textContent = parts.filter(Boolean).join(" · ");
+    const { segments, total } = stageSegments(s.stages, s.client);
+    const key = segments.map((g) => `${g.name}:${g.ms.toFixed(1)}`).join("|");
+    if (key === this.barKey) return;
+    this.barKey = key;
+    this.bar.title = segments.length
+      ? segments.map((g) => `${g.name}: ${formatMs(g.ms)}`).join("\n") + `\ntotal: ${formatMs(total)}`
+      : "";
+    this.bar.replaceChildren(
+      ...segments.map((g) =>
+        h("span", {
+          class: "sw-stage-seg",
+          title: `${g.name}: ${formatMs(g.ms)}`,
+          style: `flex-grow:${g.fraction.toFixed(4)};background:${g.color}`,
+        }),
+      ),
+    );
+  }
+}
