@@ -47,6 +47,28 @@ class OnnxBackend:
         )
         self.providers = self.session.get_providers()
         self.input = self.session.get_inputs()[0].name
+        self.output = self.session.get_outputs()[0].name
+        on_gpu = self.providers[0] != "CPUExecutionProvider"
+        self._binding = self.session.io_binding() if on_gpu else None
+        self._device_inputs: dict[tuple[int, ...], object] = {}
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input: x})[0][0]
+        if self._binding is None:
+            return self.session.run(None, {self.input: x})[0][0]
+        return self._run_bound(x)
+
+    def _run_bound(self, x: np.ndarray) -> np.ndarray:
+        """GPU: IO binding with a pre-allocated device input per shape (a webcam keeps one),
+        so only the uint8 frame goes up and only the uint8 mask comes back."""
+        import onnxruntime as ort
+
+        buf = self._device_inputs.get(x.shape)
+        if buf is None:
+            buf = ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0)
+            self._device_inputs[x.shape] = buf
+        else:
+            buf.update_inplace(x)
+        self._binding.bind_ortvalue_input(self.input, buf)
+        self._binding.bind_output(self.output, "cuda", 0)
+        self.session.run_with_iobinding(self._binding)
+        return self._binding.copy_outputs_to_cpu()[0][0]

@@ -1,0 +1,34 @@
+"""The benchmark scripts run (their CPU-safe parts) so they cannot rot; no timing asserted."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_gpu_benchmark_smoke_run(tmp_path):
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gpu.py"),
+            "--smoke",
+            "--weights",
+            "random",
+            "--seconds",
+            "0.1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [r["profile"] for r in result["rows"]] == ["fast", "balanced", "accurate"]
+    for row in result["rows"]:
+        assert row["model_p50_ms"] > 0
+        assert row["agree_vs_fp32"] >= 0.999  # ONNX Runtime FP32 vs torch FP32
