@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,3 +57,212 @@ def test_page_loads_the_bundle_with_relative_urls():
     assert 'href="static/widget.css"' in html
     for name in BUNDLE:
         assert (ROOT / "segwidget" / "static" / name).is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# The built widget bundle in headless Chromium, against a fake anywidget model whose "kernel"
+# answers in JavaScript (no Python server involved): fake camera in, pixels and headers out.
+
+HARNESS = r"""<!doctype html>
+<html><head><meta charset="utf-8"><link rel="stylesheet" href="/static/widget.css"></head>
+<body><div id="out"></div>
+<script type="module">
+import widget from "/static/widget.js";
+
+const LABELS = ["background", "thing"];
+const deflate = async (bytes) => new Uint8Array(await new Response(
+  new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate"))).arrayBuffer());
+const asDataView = (u8) => new DataView(u8.buffer, u8.byteOffset, u8.byteLength); // as JupyterLab
+
+class FakeModel {
+  constructor(traits) {
+    this.traits = traits;
+    this.handlers = new Map();
+    this.sent = [];
+    this.inFlight = 0;
+    this.maxInFlight = 0;
+    this.saves = 0;
+  }
+  get(k) { return this.traits[k]; }
+  set(k, v) { this.traits[k] = v; this.emit("change:" + k); }
+  save_changes() { this.saves++; }
+  on(ev, cb) { if (!this.handlers.has(ev)) this.handlers.set(ev, new Set()); this.handlers.get(ev).add(cb); }
+  off(ev, cb) { this.handlers.get(ev)?.delete(cb); }
+  emit(ev, ...args) { for (const cb of [...(this.handlers.get(ev) || [])]) cb(...args); }
+  send(content, callbacks, buffers = []) {
+    const head = buffers[0] ? [...new Uint8Array(buffers[0].buffer, buffers[0].byteOffset, 3)] : [];
+    this.sent.push({ content, head });
+    if (content.type === "hello") {
+      this.emit("msg:custom", { type: "ready", profile: "fast", input_size: 160, labels: LABELS,
+        palettes: { voc: [[0, 0, 0], [255, 0, 0]] }, default_colormap: "voc", info: {} }, []);
+    } else if (content.type === "frame") {
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      setTimeout(() => this.answer(content), 40); // a slow kernel
+    }
+  }
+  async answer(frame) {
+    const w = Math.ceil(frame.width / 2), h = Math.ceil(frame.height / 2);
+    const mask = await deflate(new Uint8Array(w * h).fill(1)); // all "thing"
+    this.inFlight--;
+    this.emit("msg:custom", { type: "result", seq: frame.seq, t_capture: frame.t_capture, profile: "fast",
+      mask: { width: w, height: h, encoding: "deflate" }, classes: [[1, 1.0]], timings: {}, server_ms: 5 },
+      [asDataView(mask)]);
+  }
+}
+window.deflate = deflate;
+window.model = new FakeModel({ profile: "fast", viz_mode: "filled", opacity: 1, class_filter: [],
+  colormap: "voc", custom_palette: [], show_fps: true, show_legend: true, resolution: [640, 480],
+  jpeg_quality: 80, running: new URLSearchParams(location.search).get("running") === "1",
+  source_kind: new URLSearchParams(location.search).get("source") || "browser",
+  labels: [], stats: {}, error: null });
+window.cleanup = widget.render({ model: window.model, el: document.getElementById("out") });
+</script></body></html>
+"""
+
+
+def _chromium() -> str | None:
+    env = os.environ.get("SEGWIDGET_CHROMIUM")
+    if env:
+        return env if Path(env).exists() else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def widget_page():
+    """A function opening the harness with query ``q``; skips without Playwright or Chromium."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (or set SEGWIDGET_CHROMIUM)")
+    static = ROOT / "segwidget" / "static"
+    pw = sync_api.sync_playwright().start()
+    browser = pw.chromium.launch(
+        executable_path=chromium,
+        args=[
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--no-sandbox",
+        ],
+    )
+    pages = []
+
+    def open_page(q: str = ""):
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        # http://localhost is a secure context, so getUserMedia is allowed; nothing listens
+        # there, every request is answered here.
+        page.route(
+            "http://localhost/harness*",
+            lambda r: r.fulfill(body=HARNESS, content_type="text/html"),
+        )
+        page.route(
+            "http://localhost/static/*",
+            lambda r: r.fulfill(path=str(static / r.request.url.rsplit("/", 1)[1])),
+        )
+        page.goto(f"http://localhost/harness?{q}")
+        page.errors = errors
+        pages.append(page)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.close()
+    browser.close()
+    pw.stop()
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_widget_streams_the_camera_and_draws_results(widget_page):
+    page = widget_page("running=1")
+    page.wait_for_function(
+        "() => model.sent.filter(m => m.content.type === 'frame').length >= 8", timeout=20000
+    )
+    sent = page.evaluate("() => model.sent")
+    assert sent[0]["content"] == {"type": "hello"}
+    frames = [m for m in sent if m["content"]["type"] == "frame"]
+    first = frames[0]["content"]
+    # the fake camera is 640x480: downscaled to input_size 160, aspect kept, JPEG bytes
+    assert (first["width"], first["height"]) == (160, 120)
+    assert all(m["head"] == [0xFF, 0xD8, 0xFF] for m in frames)
+    assert [m["content"]["seq"] for m in frames] == list(range(1, len(frames) + 1))
+    assert set(first["client"]) == {"capture_ms", "encode_ms"}
+    assert page.evaluate("() => model.maxInFlight") == 2
+    feedback = [m["content"]["feedback"] for m in frames if "feedback" in m["content"]]
+    assert feedback, "frames after the first rendered result carry feedback"
+    assert all(f["latency_ms"] >= 40 and f["network_ms"] >= 0 for f in feedback)
+    assert set(feedback[-1]) == {"seq", "latency_ms", "render_ms", "decode_ms", "network_ms"}
+    # opacity 1, every pixel class 1 -> the canvas is the palette colour
+    pixel = page.evaluate(
+        "() => { const c = document.querySelector('.sw-canvas');"
+        " return [c.width, c.height, ...c.getContext('2d').getImageData(320, 240, 1, 1).data] }"
+    )
+    assert pixel == [640, 480, 255, 0, 0, 255]
+    legend = page.evaluate(
+        "() => [...document.querySelectorAll('.sw-legend-item')].map(e => e.textContent)"
+    )
+    assert legend == ["thing100%"]
+
+    # Python sets side-by-side: the canvas doubles in width with the next draw
+    page.evaluate("() => model.set('viz_mode', 'side-by-side')")
+    page.wait_for_function("() => document.querySelector('.sw-canvas').width === 1280")
+
+    # Stop from the toolbar: the trait goes false and the camera's tracks end
+    page.evaluate("() => { window.track = document.querySelector('.sw-video').srcObject.getTracks()[0] }")
+    page.click(".sw-start")
+    state = page.evaluate(
+        "() => [model.get('running'), document.querySelector('.sw-video').srcObject, track.readyState]"
+    )
+    assert state == [False, None, "ended"]
+    page.wait_for_function("() => model.saves > 0")  # the trait change is synced to Python
+
+    # Running again, then the view's cleanup stops the tracks and empties the element
+    page.evaluate("() => model.set('running', true)")
+    page.wait_for_function("() => document.querySelector('.sw-video').srcObject !== null")
+    ended = page.evaluate(
+        "() => { const tracks = document.querySelector('.sw-video').srcObject.getTracks();"
+        " cleanup(); return [tracks.map(t => t.readyState), document.getElementById('out').children.length] }"
+    )
+    assert ended == [["ended"], 0]
+    assert page.errors == []
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_widget_draws_kernel_frames_with_their_mask(widget_page):
+    page = widget_page("running=1&source=kernel")
+    page.evaluate(
+        """async () => {
+      const W = 200, H = 100;
+      const c = new OffscreenCanvas(W, H);
+      const ctx = c.getContext('2d');
+      ctx.fillStyle = 'rgb(100, 100, 100)';
+      ctx.fillRect(0, 0, W, H);
+      const jpeg = new Uint8Array(await (await c.convertToBlob({type: 'image/jpeg', quality: 1})).arrayBuffer());
+      const mask = new Uint8Array(20 * 10).map((_, i) => (i % 20) < 10 ? 0 : 1);
+      model.set('opacity', 0.6);
+      model.emit('msg:custom', {type: 'result', seq: 1, t_capture: 0, mask: {width: 20, height: 10, encoding: 'deflate'},
+        classes: [[0, 0.5], [1, 0.5]], frame: {width: W, height: H, encoding: 'jpeg'}}, [await deflate(mask), jpeg]);
+    }"""
+    )
+    page.wait_for_function("() => document.querySelector('.sw-canvas').width === 200")
+    result = page.evaluate(
+        """() => {
+      const W = 200, H = 100;
+      const cv = document.querySelector('.sw-canvas');
+      const d = cv.getContext('2d').getImageData(0, 0, W, H).data;
+      const px = (x, y) => [...d.slice((y * W + x) * 4, (y * W + x) * 4 + 4)];
+      return {size: [cv.width, cv.height], left: px(20, 50), right: px(180, 50),
+              frames: model.sent.filter(m => m.content.type === 'frame').length,
+              camera: document.querySelector('.sw-video').srcObject};
+    }"""
+    )
+    assert result["size"] == [200, 100]
+    # filled at 0.6 over grey 100: black class 0 -> 40, red class 1 -> 40 + 153
+    assert result["left"] == [40, 40, 40, 255]
+    assert result["right"] == [193, 40, 40, 255]
+    assert result["frames"] == 0  # a kernel-side source: the browser camera stays off
+    assert result["camera"] is None
+    assert page.errors == []

@@ -5,7 +5,8 @@ import { h } from "./util.js";
 /**
  * @typedef {{code: string, message: string, recoverable?: boolean, source?: string}} BannerError
  *   `source` says who raised it ("server", "client", "trait", "transport"), so whoever can
- *   tell that it is over clears only its own errors.
+ *   tell that it is over clears only its own errors; any recoverable error also clears when
+ *   results resume.
  */
 
 export class Banner {
@@ -39,5 +40,18 @@ export class Banner {
     if (source && (!this.current || this.current.source !== source)) return;
     this.current = null;
     this.el.hidden = true;
+  }
+
+  /** Hide the banner if its error is recoverable (results resumed, so it is over). */
+  clearRecoverable() {
+    if (this.current && this.current.recoverable) this.clear();
+  }
+
+  /**
+   * Whether the banner already shows this error.
+   * @param {{code: string, message: string}} err
+   */
+  shows(err) {
+    return !!this.current && this.current.code === err.code && this.current.message === err.message;
   }
 }

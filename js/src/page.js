@@ -68,7 +68,10 @@ export function updateVizMessage(store) {
     visualization_mode: store.get("viz_mode"),
     class_filter: filter.length ? filter : null,
   };
-  if (store.get("colormap")) settings.colormap = store.get("colormap");
+  const colormap = store.get("colormap");
+  if (colormap) settings.colormap = colormap;
+  const custom = store.get("custom_palette") || [];
+  if (colormap === "custom" && custom.length) settings.custom_colormap = custom;
   return { type: "update_viz", settings };
 }
 
@@ -148,6 +151,9 @@ class WsTransport {
   }
 }
 
+/** Errors after which the profile that was serving still is. */
+const PROFILE_ERRORS = ["UNKNOWN_MODE", "WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED"];
+
 /**
  * Mount the page into `el` and connect.
  * @param {HTMLElement} el
@@ -187,13 +193,26 @@ export function mountPage(el, loc = window.location) {
 
   // The server's own state (profile actually serving, its default colormap) flows into the
   // store without being echoed back.
+  /** @type {string | null} */
+  let serving = null;
   transport.onMessage((msg) => {
+    if (msg.type === "error" && serving && PROFILE_ERRORS.includes(msg.code)) {
+      // a switch failed and the previous profile keeps serving: show that one again
+      fromServer = true;
+      store.set("profile", serving);
+      fromServer = false;
+      return;
+    }
     if (msg.type !== "ready" && msg.type !== "connected") return;
+    if (msg.profile) serving = msg.profile;
     fromServer = true;
     try {
       if (msg.profile) store.set("profile", msg.profile);
       if (Array.isArray(msg.labels)) store.set("labels", msg.labels);
-      if (!colormapChosen && msg.default_colormap) store.set("colormap", msg.default_colormap);
+      // (`connected` of the spec protocol carries default_colormap as an object and the
+      // palette's name in `colormap`; `ready` names it in default_colormap)
+      const name = typeof msg.default_colormap === "string" ? msg.default_colormap : msg.colormap;
+      if (!colormapChosen && typeof name === "string") store.set("colormap", name);
     } finally {
       fromServer = false;
     }

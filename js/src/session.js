@@ -109,7 +109,8 @@ export function createSession({ el, store, transport }) {
 
   /** Colour LUT, palette and visible classes for the current settings (cached). */
   function currentLook() {
-    const colormap = store.get("colormap") || (ready && ready.default_colormap) || "voc";
+    const fallback = ready && (typeof ready.default_colormap === "string" ? ready.default_colormap : ready.colormap);
+    const colormap = store.get("colormap") || fallback || "voc";
     const custom = store.get("custom_palette");
     const filter = store.get("class_filter");
     const names = labels();
@@ -215,6 +216,7 @@ export function createSession({ el, store, transport }) {
     placeholderBtn.hidden = !showButton;
     placeholderBtn.textContent = kernelSource() ? "▶ Start" : "▶ Start camera";
     placeholder.hidden = !text;
+    canvas.hidden = !!text;
     updateStatus();
   }
 
@@ -301,7 +303,7 @@ export function createSession({ el, store, transport }) {
     const t_received = clientNow();
     const sent = typeof msg.seq === "number" ? flow.settle(msg.seq) : null;
     pump();
-    banner.clear("server-recoverable");
+    banner.clearRecoverable();
     const m = msg.mask || {};
     if (!buffers[0]) return;
     /** @type {ImageBitmap | null} */
@@ -373,12 +375,12 @@ export function createSession({ el, store, transport }) {
           controls.setLoading(null);
           updateStatus();
         }
+        // recoverable errors clear when results resume; the others stay until dismissed
         banner.show({
           code: String(msg.code || "ERROR"),
           message: String(msg.message || ""),
           recoverable: !!msg.recoverable,
-          // recoverable errors clear when results resume; the others stay until dismissed
-          source: msg.recoverable ? "server-recoverable" : "server",
+          source: "server",
         });
         break;
       default:
@@ -440,7 +442,7 @@ export function createSession({ el, store, transport }) {
 
   /** @param {number} now */
   function updateOverlay(now) {
-    statsEl.hidden = !store.get("show_fps");
+    statsEl.hidden = !store.get("show_fps") || !latest;
     legendEl.hidden = !store.get("show_legend");
     if (statsEl.hidden) return;
     const s = serverStats;
@@ -489,8 +491,12 @@ export function createSession({ el, store, transport }) {
   );
   cleanups.push(
     store.on("error", (err) => {
-      if (err && err.code) banner.show({ ...err, source: "trait" });
-      else banner.clear("trait");
+      // the widget mirrors errors into its `error` trait: do not re-show one already shown
+      if (err && err.code) {
+        if (!banner.shows(err)) banner.show({ ...err, source: "trait" });
+      } else {
+        banner.clear("trait");
+      }
     }),
   );
   const initialError = store.get("error");
