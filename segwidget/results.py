@@ -1,0 +1,234 @@
+"""What :class:`segwidget.SegWidget` hands to Python: results and recordings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+
+from .engine import SegResult
+from .postprocess import upsample_mask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Result:
+    """One segmented frame as the widget saw it.
+
+    ``frame``: the RGB frame (``H x W x 3`` uint8); ``mask``: uint8 class indices at model
+    resolution (``mask_at(h, w)`` upsamples it as the view does); ``classes``: ``[(name,
+    pixel fraction)]`` largest first; ``timings``: milliseconds per stage; ``overlay()``:
+    the composite with the widget's current settings (or the ones you pass).
+    """
+
+    seq: int
+    frame: np.ndarray
+    mask: np.ndarray
+    class_ids: list[tuple[int, float]]
+    labels: list[str]
+    timings: dict[str, float]
+    profile: str
+    t_capture: float | None
+    received: float  # time.time() when the result was sent to the view
+    _render: Callable[..., np.ndarray] | None = None
+
+    @classmethod
+    def from_seg(
+        cls, seq: int, t_capture: float | None, seg: SegResult, render: Callable[..., np.ndarray]
+    ) -> Result:
+        return cls(
+            seq=seq,
+            frame=seg.frame,
+            mask=seg.mask,
+            class_ids=list(seg.class_ids),
+            labels=list(seg.labels),
+            timings=dict(seg.timings),
+            profile=seg.profile,
+            t_capture=t_capture,
+            received=time.time(),
+            _render=render,
+        )
+
+    @property
+    def classes(self) -> list[tuple[str, float]]:
+        """Detected classes as ``(name, pixel fraction)``, largest first."""
+        return [(self.labels[i], f) for i, f in self.class_ids]
+
+    def fraction(self, name: str) -> float:
+        """Pixel fraction of class ``name`` (0.0 when absent); e.g. ``r.fraction("person")``."""
+        if name not in self.labels:
+            raise ValueError(f"unknown class {name!r}; valid names: {', '.join(self.labels)}")
+        i = self.labels.index(name)
+        return next((f for c, f in self.class_ids if c == i), 0.0)
+
+    def mask_at(self, height: int | None = None, width: int | None = None) -> np.ndarray:
+        """The mask upsampled (nearest, the view's rule) to ``height x width`` (the frame's)."""
+        if height is None or width is None:
+            height, width = self.frame.shape[:2]
+        return upsample_mask(self.mask, height, width)
+
+    def overlay(self, **settings: Any) -> np.ndarray:
+        """The composite (RGB uint8) as the view draws it: ``viz_mode``, ``opacity``,
+        ``colormap``, ``custom_palette`` and ``class_filter`` default to the widget's."""
+        if self._render is None:
+            raise RuntimeError("this result is not attached to a widget")
+        return self._render(self.frame, self.mask, self.labels, **settings)
+
+    def __repr__(self) -> str:
+        top = ", ".join(f"{n} {f:.0%}" for n, f in self.classes[:3])
+        h, w = self.frame.shape[:2]
+        return f"Result(seq={self.seq}, profile={self.profile!r}, frame={w}x{h}, classes=[{top}])"
+
+
+class RecordingResult(NamedTuple):
+    path: Path
+    frames: int  # composites written, one video frame each
+    fps: float  # the file's frame rate: the measured rate of the results recorded
+    duration_s: float  # wall time from the first to the last frame recorded
+
+
+FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+class Recording:
+    """A recording in progress (see :meth:`SegWidget.record`). ``wait()`` gives the result.
+
+    Composites are rendered on this recording's own thread (the stream is not slowed),
+    spooled as JPEG in memory, and written when the recording ends at the rate they
+    actually arrived, so the video plays in real time and ``fps`` is the measured one.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        seconds: float | None,
+        render: Callable[[Result], np.ndarray],
+        on_done: Callable[[Recording], None] | None = None,
+    ):
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in FOURCC:
+            raise ValueError(
+                f"unsupported video extension {suffix!r}; use one of {', '.join(FOURCC)}"
+            )
+        if seconds is not None and not seconds > 0:
+            raise ValueError(f"seconds must be > 0 (or None: until stop()), got {seconds!r}")
+        if not self.path.parent.exists():
+            raise FileNotFoundError(f"folder does not exist: {self.path.parent}")
+        self.seconds = seconds
+        self._render = render
+        self._on_done = on_done
+        self._queue: queue.SimpleQueue[tuple[float, Result] | None] = queue.SimpleQueue()
+        self._spool: list[tuple[float, bytes]] = []
+        self._count = 0
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._result: RecordingResult | None = None
+        self._error: BaseException | None = None
+        self.started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="segwidget-record", daemon=True)
+        self._thread.start()
+
+    @property
+    def frames(self) -> int:
+        """Composites recorded so far."""
+        return self._count
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def push(self, result: Result) -> None:
+        """A new result (called on the worker thread; returns at once)."""
+        if not self._stop.is_set():
+            self._queue.put((time.monotonic(), result))
+
+    def stop(self) -> None:
+        """End the recording now (the file is written on the recording's thread)."""
+        self._stop.set()
+        self._queue.put(None)
+
+    def wait(self, timeout: float | None = None) -> RecordingResult:
+        """Block until the file is written; return ``(path, frames, fps, duration_s)``."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"the recording to {self.path} is still running")
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "recording"
+        return f"Recording({str(self.path)!r}, {state}, frames={self.frames})"
+
+    # -- thread ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            deadline = None if self.seconds is None else self.started + self.seconds
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
+                if item is None:
+                    break
+                t, result = item
+                if deadline is not None and t > deadline:
+                    break
+                rgb = self._render(result)
+                ok, buf = cv2.imencode(
+                    ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
+                )
+                if ok:
+                    self._spool.append((t, buf.tobytes()))
+                    self._count += 1
+            self._stop.set()
+            self._result = self._write()
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._stop.set()
+            self._done.set()
+            if self._on_done is not None:
+                try:
+                    self._on_done(self)
+                except Exception:
+                    log.exception("recording callback failed")
+
+    def _write(self) -> RecordingResult:
+        n = len(self._spool)
+        if n == 0:
+            raise RuntimeError(
+                f"no results arrived while recording {self.path}: is the stream running "
+                "(the view open and started, or a kernel source playing)?"
+            )
+        span = self._spool[-1][0] - self._spool[0][0]
+        fps = (n - 1) / span if n > 1 and span > 0 else 1.0
+        first = cv2.imdecode(np.frombuffer(self._spool[0][1], np.uint8), cv2.IMREAD_COLOR)
+        h, w = first.shape[:2]
+        codec = FOURCC[self.path.suffix.lower()]
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
+        if not writer.isOpened():
+            raise RuntimeError(f"OpenCV cannot write {self.path} (codec {codec})")
+        try:
+            for _, data in self._spool:
+                bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+                if bgr.shape[:2] != (h, w):
+                    bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
+                writer.write(bgr)
+        finally:
+            writer.release()
+        self._spool.clear()
+        return RecordingResult(self.path, n, round(fps, 3), round(span, 3))

@@ -1,0 +1,43 @@
+"""Transports: thin adapters between a client and :mod:`segwidget.stream`.
+
+* :mod:`segwidget.transports.comm`: the Jupyter comm channel of :class:`segwidget.SegWidget`.
+* :mod:`segwidget.transports.server`: the FastAPI WebSocket page.
+
+Both speak the messages of ``docs/API_REFERENCE.md``; the helpers here build the ones that
+do not depend on the transport.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..labels import PALETTES
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+
+def palettes_message() -> dict[str, list[list[int]]]:
+    """The named palettes as JSON lists (the ``palettes`` field of ``ready``)."""
+    return {name: palette.tolist() for name, palette in PALETTES.items()}
+
+
+def ready_message(engine: Engine) -> dict[str, Any]:
+    """The ``ready`` message for a loaded engine: labels, palettes, input size and info."""
+    return {
+        "type": "ready",
+        "profile": engine.profile.name,
+        "input_size": engine.input_size,
+        "labels": list(engine.labels),
+        "palettes": palettes_message(),
+        "default_colormap": engine.profile.default_colormap,
+        "info": dict(engine.info),
+    }
+
+
+def loading_message(profile: str) -> dict[str, Any]:
+    """The ``loading`` message: a profile switch started; the previous profile keeps serving."""
+    return {"type": "loading", "profile": profile}
+
+
+__all__ = ["loading_message", "palettes_message", "ready_message"]

@@ -1,0 +1,439 @@
+"""``SegWidget``: live webcam segmentation in a notebook cell (an anywidget).
+
+The view (``segwidget/static/widget.js``, built from ``js/``) captures the webcam, sends JPEG
+frames as custom messages and renders the class-index masks it gets back; settings are synced
+traits, applied in the browser without a round trip. The kernel side is
+:class:`~segwidget.transports.comm.CommTransport` over a :class:`~segwidget.stream.Session`,
+whose worker thread keeps the kernel free. See ``docs/API_REFERENCE.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import cv2
+import numpy as np
+import traitlets as t
+
+from .engine import LABELS, Engine, SegResult
+from .labels import COLORMAPS, resolve_palette, validate_class_filter
+from .profiles import PROFILES
+from .results import Recording, RecordingResult, Result
+from .sources import FrameSource, SourceRunner, make_source
+from .stream import Frame, Session, default_scheduler
+from .transports.comm import CommTransport
+
+log = logging.getLogger(__name__)
+
+VIZ_MODES = ("filled", "contour", "side-by-side", "blend")
+SOURCE_KINDS = ("browser", "kernel")
+#: Traits Python sets and the view only reads; view updates to them are ignored.
+READ_ONLY = ("labels", "detected", "stats", "error")
+LOAD_ERRORS = ("WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED")
+DETECTED_PERIOD_S = 0.25
+
+_STATIC = Path(__file__).parent / "static"
+_MISSING_BUNDLE = """export default { render({ el }) {
+  el.textContent = "segwidget: the front-end bundle segwidget/static/widget.js is missing; " +
+    "build it with `npm ci && npm run build` in js/.";
+} };"""
+
+
+def _asset(name: str, fallback: str) -> Path | str:
+    path = _STATIC / name
+    return path if path.is_file() else fallback
+
+
+def _labels_for(profile: str) -> list[str]:
+    return list(LABELS[PROFILES[profile].dataset])
+
+
+class SegWidget(anywidget.AnyWidget):
+    """Live semantic segmentation of the webcam (or a kernel-side source) in a notebook.
+
+    ``SegWidget(profile="fast", weights="pretrained", backend="auto", source="browser",
+    **settings)``. ``source`` may also be a camera index, a video path or URL, or an
+    iterable of RGB frames; the kernel then reads the frames. ``settings`` are any of the
+    synced traits below (``viz_mode="contour"``, ``opacity=0.4``, ...).
+    """
+
+    _esm = _asset("widget.js", _MISSING_BUNDLE)
+    _css = _asset("widget.css", "")
+
+    profile = t.Enum(tuple(PROFILES), default_value="fast").tag(sync=True)
+    viz_mode = t.Enum(VIZ_MODES, default_value="filled").tag(sync=True)
+    opacity = t.Float(0.6).tag(sync=True)
+    class_filter = t.List(t.Unicode()).tag(sync=True)
+    colormap = t.Enum(COLORMAPS, default_value="voc").tag(sync=True)
+    custom_palette = t.List().tag(sync=True)
+    show_fps = t.Bool(True).tag(sync=True)
+    show_legend = t.Bool(True).tag(sync=True)
+    resolution = t.List([640, 480]).tag(sync=True)
+    jpeg_quality = t.Int(80).tag(sync=True)
+    running = t.Bool(True).tag(sync=True)
+    source_kind = t.Enum(SOURCE_KINDS, default_value="browser").tag(sync=True)
+    labels = t.List(t.Unicode(), read_only=True).tag(sync=True)
+    detected = t.List(read_only=True).tag(sync=True)
+    stats = t.Dict(read_only=True).tag(sync=True)
+    error = t.Dict(default_value=None, allow_none=True, read_only=True).tag(sync=True)
+
+    # Class-level defaults: close() (also run by ipywidgets' __del__) must work on a widget
+    # whose __init__ raised part-way.
+    _session: Session | None = None
+    _transport: CommTransport | None = None
+    _source: FrameSource | None = None
+    _runner: SourceRunner | None = None
+
+    def __init__(
+        self,
+        profile: str = "fast",
+        weights: str | os.PathLike = "pretrained",
+        backend: str = "auto",
+        source: Any = "browser",
+        *,
+        device: str = "auto",
+        input_size: int | None = None,
+        **settings: Any,
+    ):
+        if profile not in PROFILES:
+            raise t.TraitError(
+                f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}"
+            )
+        settable = set(self.class_trait_names(sync=True)) - set(READ_ONLY)
+        read_only = [k for k in settings if k in READ_ONLY]
+        if read_only:
+            raise TypeError(f"{', '.join(read_only)}: read-only, set by the widget itself")
+        unknown = [k for k in settings if k not in settable or k.startswith("_")]
+        if unknown:
+            valid = sorted(k for k in settable if not k.startswith("_"))
+            raise TypeError(f"unknown setting(s) {unknown}; valid settings: {', '.join(valid)}")
+        self._source: FrameSource | None = make_source(source)
+        settings.setdefault("colormap", PROFILES[profile].default_colormap)
+        kind = "kernel" if self._source is not None else "browser"
+        super().__init__(profile=profile, source_kind=kind, **settings)
+
+        self._lock = threading.Condition()
+        self._latest: Result | None = None
+        self._results = 0
+        self._listeners: list[Callable[[Result], None]] = []
+        self._recordings: list[Recording] = []
+        self._runner: SourceRunner | None = None
+        self._error_from_client = False
+        self._reverting = False
+        self._detected_at = 0.0
+        self._served_profile: str | None = None
+        self.set_trait("labels", _labels_for(profile))
+
+        engine_kwargs: dict[str, Any] = {"weights": weights}
+        if backend != "auto":
+            engine_kwargs["backend"] = backend
+        if device != "auto":
+            engine_kwargs["device"] = device
+        if input_size is not None:
+            engine_kwargs["input_size"] = input_size
+        self._transport = CommTransport(self)
+        self._session = Session(
+            self._transport,
+            default_scheduler(),
+            profile=profile,
+            engine_kwargs=engine_kwargs,
+            name=f"widget-{self.model_id[:8]}",
+        )
+        self._transport.session = self._session
+        self.on_msg(self._on_custom_message)
+        self._session.start()
+        if self._source is not None and self.running:
+            self._start_source()
+
+    # -- validation -------------------------------------------------------------------------
+    @t.validate("opacity")
+    def _check_opacity(self, proposal: Any) -> float:
+        value = proposal["value"]
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise t.TraitError(f"opacity must be between 0.0 and 1.0, got {value!r}")
+        return value
+
+    @t.validate("jpeg_quality")
+    def _check_quality(self, proposal: Any) -> int:
+        if not 1 <= proposal["value"] <= 100:
+            raise t.TraitError(f"jpeg_quality must be from 1 to 100, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @t.validate("resolution")
+    def _check_resolution(self, proposal: Any) -> list[int]:
+        value = list(proposal["value"])
+        ok = len(value) == 2 and all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool) and 16 <= v <= 4096
+            for v in value
+        )
+        if not ok:
+            raise t.TraitError(f"resolution must be [width, height] in 16..4096, got {value!r}")
+        return [int(v) for v in value]
+
+    @t.validate("class_filter")
+    def _check_filter(self, proposal: Any) -> list[str]:
+        try:
+            return validate_class_filter(proposal["value"], _labels_for(self.profile))
+        except ValueError as exc:
+            raise t.TraitError(f"class_filter: {exc}") from None
+
+    @t.validate("custom_palette")
+    def _check_palette(self, proposal: Any) -> list[list[int]]:
+        value = proposal["value"]
+        if not value:
+            if self.colormap == "custom":
+                raise t.TraitError("custom_palette cannot be empty while colormap is 'custom'")
+            return []
+        try:
+            return resolve_palette("custom", len(value), value).tolist()
+        except ValueError as exc:
+            raise t.TraitError(str(exc)) from None
+
+    @t.validate("colormap")
+    def _check_colormap(self, proposal: Any) -> str:
+        if proposal["value"] == "custom" and not self.custom_palette:
+            raise t.TraitError(
+                "colormap 'custom' needs custom_palette, a list of [r, g, b] colours: set it first"
+            )
+        return proposal["value"]
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """State from the view; the read-only traits are Python's and are not taken."""
+        super().set_state({k: v for k, v in sync_data.items() if k not in READ_ONLY})
+
+    # -- observers --------------------------------------------------------------------------
+    @t.observe("profile")
+    def _profile_changed(self, change: Any) -> None:
+        if self._session is not None and not self._reverting:
+            self._session.switch(change["new"])
+
+    @t.observe("running")
+    def _running_changed(self, change: Any) -> None:
+        if self._session is None or self._source is None:
+            return
+        if change["new"]:
+            self._start_source()
+        else:
+            self._stop_source(wait=False)
+
+    # -- Python API -------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine | None:
+        """The engine serving now (None until the first profile has loaded)."""
+        return self._session.engine if self._session else None
+
+    def latest(self, timeout: float | None = None) -> Result | None:
+        """The newest result, or None. With ``timeout``, wait that long for a first one."""
+        with self._lock:
+            if self._latest is None and timeout is not None:
+                self._lock.wait_for(lambda: self._latest is not None, timeout)
+            return self._latest
+
+    def wait_for_result(self, after: int = 0, timeout: float = 30.0) -> Result:
+        """Block until more than ``after`` results have arrived; return the newest."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._results > after, timeout):
+                raise TimeoutError(f"no result within {timeout} s")
+            assert self._latest is not None
+            return self._latest
+
+    @property
+    def results_count(self) -> int:
+        """How many results this widget has received."""
+        return self._results
+
+    def snapshot(self, path: str | os.PathLike = "snapshot.png", timeout: float = 5.0) -> Path:
+        """Save the newest composite (what the view shows) as an image; return its path."""
+        result = self.latest(timeout)
+        if result is None:
+            raise RuntimeError(
+                "no result yet: open the widget's view (or start a kernel source) first"
+            )
+        path = Path(path)
+        bgr = cv2.cvtColor(result.overlay(), cv2.COLOR_RGB2BGR)
+        if not cv2.imwrite(str(path), bgr):
+            raise ValueError(f"could not write {path} (use .png or .jpg)")
+        return path
+
+    def on_result(self, callback: Callable[[Result], Any]) -> Callable[[], None]:
+        """Call ``callback(result)`` for every result, on the worker thread (keep it quick).
+
+        Exceptions are logged, never stop the stream. Returns a function that unregisters it.
+        """
+        with self._lock:
+            self._listeners.append(callback)
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return remove
+
+    def record(self, path: str | os.PathLike = "clip.mp4", seconds: float | None = 10) -> Recording:
+        """Record the composites to a video for ``seconds`` (None: until ``.stop()``).
+
+        Returns at once; ``.wait()`` on the handle gives ``(path, frames, fps, duration_s)``.
+        """
+        rec = Recording(path, seconds, lambda r: r.overlay(), on_done=self._recording_done)
+        with self._lock:
+            self._recordings.append(rec)
+        return rec
+
+    def wait_source(self, timeout: float | None = None) -> bool:
+        """Wait until a kernel-side source has finished (end of stream, error or stop)."""
+        runner = self._runner
+        return True if runner is None else runner.finished.wait(timeout)
+
+    def composite(self, frame: np.ndarray, mask: np.ndarray, labels: list[str], **settings):
+        """Composite ``mask`` over ``frame`` with this widget's settings (or ``settings``)."""
+        from .render import render_overlay
+
+        s = {
+            "viz_mode": self.viz_mode,
+            "opacity": self.opacity,
+            "colormap": self.colormap,
+            "custom_palette": self.custom_palette,
+            "class_filter": self.class_filter,
+            **settings,
+        }
+        palette = resolve_palette(s["colormap"], len(labels), s["custom_palette"] or None)
+        ids = None
+        if s["class_filter"]:
+            # Names this label set lacks hide nothing extra; a filter matching none hides all,
+            # as the view does (class 255 never occurs in masks of <= 150 classes).
+            ids = [i for i, n in enumerate(labels) if n in set(s["class_filter"])] or [255]
+        return render_overlay(frame, mask, palette, s["viz_mode"], s["opacity"], ids)
+
+    def close(self) -> None:
+        """Stop the source and the stream, release cameras, finish recordings, close the view."""
+        try:
+            self._stop_source(wait=True)
+            if self._source is not None:
+                self._source.close()
+            if self._session is not None:
+                self._session.close()
+            for rec in list(getattr(self, "_recordings", [])):
+                rec.stop()
+        finally:
+            super().close()
+
+    # -- internals: called by the transport and the source runner ------------------------------
+    def _on_custom_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        if self._transport is not None:
+            self._transport.handle(content, buffers)
+
+    def _start_source(self) -> None:
+        if self._runner is not None and not self._runner.finished.is_set():
+            return
+        assert self._source is not None
+        assert self._session is not None
+        self._runner = SourceRunner(
+            self._source,
+            self._session.submit,
+            on_error=self._transport.report,
+            on_finish=self._source_finished,
+            resolution=(self.resolution[0], self.resolution[1]),
+            name=f"segwidget-source-{self.model_id[:8]}",
+        )
+        self._runner.start()
+
+    def _stop_source(self, wait: bool) -> None:
+        runner = self._runner
+        if runner is not None:
+            runner.stop(timeout=5.0 if wait else 0)
+
+    def _source_finished(self, reason: str) -> None:
+        if reason != "stopped" and self._session is not None and not self._session.closed:
+            self._session.maybe_emit_stats(force=True)
+            self.running = False
+
+    def _recording_done(self, rec: Recording) -> None:
+        with self._lock:
+            if rec in self._recordings:
+                self._recordings.remove(rec)
+
+    def _set_error(self, msg: dict[str, Any], client: bool = False) -> None:
+        self._error_from_client = client
+        self.set_trait(
+            "error",
+            {"code": msg["code"], "message": msg["message"], "recoverable": msg["recoverable"]},
+        )
+
+    def _clear_client_error(self) -> None:
+        if self._error_from_client:
+            self._error_from_client = False
+            self.set_trait("error", None)
+
+    def _deliver_result(self, frame: Frame, seg: SegResult) -> None:
+        result = Result.from_seg(frame.seq, frame.t_capture, seg, self.composite)
+        with self._lock:
+            self._latest = result
+            self._results += 1
+            self._lock.notify_all()
+            listeners = list(self._listeners)
+            recordings = list(self._recordings)
+        if frame.jpeg is None and self._runner is not None:
+            self._runner.frame_done(frame.seq)
+        if self.error is not None and self.error.get("recoverable"):
+            self.set_trait("error", None)
+        names = sorted(n for n, _ in result.classes)
+        now = time.monotonic()
+        if names != sorted(n for n, _ in self.detected) or now - self._detected_at >= (
+            DETECTED_PERIOD_S
+        ):
+            self._detected_at = now
+            self.set_trait("detected", [[n, round(f, 4)] for n, f in result.classes])
+        for rec in recordings:
+            rec.push(result)
+        for callback in listeners:
+            try:
+                callback(result)
+            except Exception:
+                log.exception("on_result callback %r raised", callback)
+
+    def _deliver_error(self, frame: Frame | None, msg: dict[str, Any]) -> None:
+        self._set_error(msg)
+        if frame is not None:
+            if frame.jpeg is None and self._runner is not None:
+                self._runner.frame_done(frame.seq)
+            return
+        # A profile failed to load: the engine that serves keeps serving and the profile
+        # trait goes back to it; with none serving, a kernel source has nothing to feed.
+        session = self._session
+        if session is not None and session.engine is not None:
+            self._reverting = True
+            try:
+                self.profile = session.profile
+            finally:
+                self._reverting = False
+        else:
+            self._stop_source(wait=False)
+
+    def _deliver_stats(self, stats: dict[str, Any]) -> None:
+        self.set_trait("stats", stats)
+
+    def _deliver_ready(self, engine: Engine) -> None:
+        old, new = self._served_profile, engine.profile
+        self._served_profile = new.name
+        labels = list(engine.labels)
+        self.set_trait("labels", labels)
+        old_default = PROFILES[old].default_colormap if old is not None else None
+        if old_default not in (None, new.default_colormap) and self.colormap == old_default:
+            self.colormap = new.default_colormap
+        kept = [n for n in self.class_filter if n in labels]
+        if kept != list(self.class_filter):
+            self.class_filter = kept
+        if self.error is not None and self.error.get("code") in LOAD_ERRORS:
+            self.set_trait("error", None)
+
+
+__all__ = ["RecordingResult", "Result", "SegWidget"]

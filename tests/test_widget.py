@@ -1,0 +1,564 @@
+"""SegWidget without a browser: frames go in through the comm message path, and what the
+widget sends back (``widget.send(content, buffers)``) is captured and checked."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import cv2
+import numpy as np
+import pytest
+import traitlets
+
+from segwidget import SegWidget, stream
+from segwidget.labels import ADE20K_CLASSES, VOC_CLASSES, resolve_palette
+from segwidget.preprocess import decode_jpeg, encode_jpeg
+from segwidget.protocol import decode_mask
+from segwidget.render import render_overlay
+
+TIMEOUT = 60
+RESULT_TIMINGS = {"queue", "decode", "preprocess", "inference", "postprocess", "encode"}
+STATS_KEYS = {
+    "fps",
+    "latency_ms",
+    "inference_ms",
+    "frames_processed",
+    "frames_dropped",
+    "backend",
+    "device",
+    "profile",
+    "queue_size",
+    "stages",
+    "switch_ms",
+}
+
+
+class Outbox:
+    """Every message the widget sends, JSON-checked; ``hold`` parks the worker in a result."""
+
+    def __init__(self):
+        self.messages: list[tuple[dict, list[bytes]]] = []
+        self.cond = threading.Condition()
+        self.hold: threading.Event | None = None
+        self.entered = threading.Event()
+
+    def add(self, content, buffers):
+        json.dumps(content)  # what the real comm does with it: must not raise
+        buffers = [bytes(b) for b in buffers or []]
+        if content["type"] == "result" and self.hold is not None:
+            self.entered.set()
+            assert self.hold.wait(TIMEOUT)
+        with self.cond:
+            self.messages.append((content, buffers))
+            self.cond.notify_all()
+
+    def of(self, kind):
+        with self.cond:
+            return [(c, b) for c, b in self.messages if c["type"] == kind]
+
+    def wait(self, predicate, timeout=TIMEOUT):
+        """The first message (content, buffers) for which ``predicate(content)`` holds."""
+
+        def find():
+            return next(((c, b) for c, b in self.messages if predicate(c)), None)
+
+        with self.cond:
+            assert self.cond.wait_for(lambda: find() is not None, timeout), (
+                f"no such message; sent: {[c['type'] for c, _ in self.messages]}"
+            )
+            return find()
+
+
+class CapturingWidget(SegWidget):
+    def __init__(self, *args, **kwargs):
+        self.outbox = Outbox()  # before __init__: it already sends `loading`
+        super().__init__(*args, **kwargs)
+
+    def send(self, content, buffers=None):
+        self.outbox.add(content, buffers)
+
+
+@pytest.fixture
+def make_widget():
+    made = []
+
+    def make(*args, wait_ready=True, **kwargs):
+        kwargs.setdefault("weights", "random")
+        w = CapturingWidget(*args, **kwargs)
+        made.append(w)
+        if wait_ready:
+            w.outbox.wait(lambda c: c["type"] == "ready")
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+
+
+@pytest.fixture(scope="module")
+def jpegs(photos):
+    return {name: encode_jpeg(rgb, 90) for name, rgb in photos.items()}
+
+
+def comm_msg(widget, content, buffers=()):
+    """Deliver a custom message exactly as the kernel's comm does (ipywidgets' dispatcher)."""
+    widget._handle_msg(
+        {
+            "content": {"data": {"method": "custom", "content": content}},
+            "buffers": [memoryview(b) for b in buffers],
+        }
+    )
+
+
+def view_update(widget, **state):
+    """A state update from the view (a control moved)."""
+    widget._handle_msg(
+        {
+            "content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
+            "buffers": [],
+        }
+    )
+
+
+def send_frame(widget, seq, jpeg, **extra):
+    header = {"type": "frame", "seq": seq, "t_capture": 1000.0 + seq, **extra}
+    comm_msg(widget, header, [jpeg])
+
+
+def result_for(widget, seq):
+    return widget.outbox.wait(lambda c: c["type"] == "result" and c["seq"] == seq)
+
+
+def error_for(widget, seq):
+    return widget.outbox.wait(lambda c: c["type"] == "error" and c.get("seq") == seq)
+
+
+# ------------------------------------------------------------------------------ ready
+
+
+def test_loading_then_ready_and_hello(make_widget):
+    w = make_widget()
+    kinds = [c["type"] for c, _ in w.outbox.messages]
+    assert kinds[:2] == ["loading", "ready"]
+    ready, buffers = w.outbox.of("ready")[0]
+    assert buffers == []
+    assert ready["profile"] == "fast"
+    assert ready["input_size"] == 320
+    assert ready["labels"] == list(VOC_CLASSES)
+    assert ready["default_colormap"] == "voc"
+    assert set(ready["palettes"]) == {"voc", "ade20k", "cityscapes"}
+    assert ready["palettes"]["voc"][15] == [192, 128, 128]  # person
+    assert len(ready["palettes"]["ade20k"]) == len(ADE20K_CLASSES)
+    assert ready["info"]["weights"].startswith("random")
+    assert ready["info"]["backend"] in ("onnxruntime", "torch", "tensorrt")
+    assert w.labels == list(VOC_CLASSES)
+    assert w.colormap == "voc"
+
+    comm_msg(w, {"type": "hello"})
+    assert len(w.outbox.of("ready")) == 2
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee"])
+def test_frame_gives_result_with_decodable_mask(make_widget, photos, jpegs, name):
+    w = make_widget()
+    send_frame(w, 7, jpegs[name], width=1, height=1, client={"capture_ms": 1.5, "encode_ms": 2})
+    header, buffers = result_for(w, 7)
+
+    assert header["t_capture"] == 1007.0
+    assert header["profile"] == "fast"
+    assert set(header["timings"]) == RESULT_TIMINGS
+    assert header["server_ms"] == pytest.approx(sum(header["timings"].values()), abs=0.01)
+    assert len(buffers) == 1  # the mask only: the browser has the frame
+    m = header["mask"]
+    assert m["encoding"] == "deflate"
+    mask = decode_mask(buffers[0], m["width"], m["height"], m["encoding"])
+    h, w_ = photos[name].shape[:2]
+    assert max(m["width"], m["height"]) == 320
+    assert m["width"] / m["height"] == pytest.approx(w_ / h, rel=0.1)
+    counts = np.bincount(mask.ravel(), minlength=21)
+    expected = [[int(i), round(counts[i] / mask.size, 5)] for i in np.argsort(-counts) if counts[i]]
+    assert sorted(header["classes"]) == sorted(expected)
+    assert mask.max() < len(VOC_CLASSES)
+
+    latest = w.latest()
+    assert latest.seq == 7
+    np.testing.assert_array_equal(latest.mask, mask)
+    np.testing.assert_array_equal(latest.frame, decode_jpeg(jpegs[name]))
+    assert latest.classes == [(VOC_CLASSES[i], f) for i, f in latest.class_ids]
+    assert [n for n, _ in w.detected] == [VOC_CLASSES[i] for i, _ in header["classes"]]
+    assert w.error is None
+
+
+def test_stats_message_and_trait(make_widget, jpegs):
+    w = make_widget()
+    send_frame(w, 1, jpegs["astronaut"])
+    result_for(w, 1)
+    feedback = {"seq": 1, "latency_ms": 50.0, "render_ms": 2.0, "decode_ms": 0.5}
+    send_frame(w, 2, jpegs["astronaut"], feedback={**feedback, "network_ms": 4.0})
+    result_for(w, 2)
+    w._session.maybe_emit_stats(force=True)  # the ~1 Hz report, now
+    stats = w.outbox.of("stats")[-1][0]["stats"]
+    assert set(stats) >= STATS_KEYS
+    assert stats == w.stats
+    assert stats["frames_processed"] == 2
+    assert stats["frames_dropped"] == 0
+    assert stats["latency_ms"] == 50.0
+    assert stats["stages"]["render"] == 2.0
+    assert stats["stages"]["upload"] == 2.0  # half the measured network time
+    assert stats["profile"] == "fast"
+    assert stats["backend"] == w.engine.info["backend"]
+    assert stats["inference_ms"] > 0
+    assert stats["switch_ms"] >= 0  # the pooled engine: ~0 ms
+
+
+def test_burst_keeps_only_the_newest_frame(make_widget, jpegs):
+    w = make_widget()
+    w.outbox.hold = threading.Event()
+    try:
+        send_frame(w, 1, jpegs["astronaut"])
+        assert w.outbox.entered.wait(TIMEOUT)  # the worker is busy sending frame 1's result
+        for seq in range(2, 11):
+            send_frame(w, seq, jpegs["coffee"])
+        assert w._session.queue_size == 1
+        assert w._session.stats.frames_dropped == 8  # 2..9, each replaced by a newer one
+    finally:
+        w.outbox.hold.set()
+    result_for(w, 10)
+    w._session.maybe_emit_stats(force=True)
+    assert [c["seq"] for c, _ in w.outbox.of("result")] == [1, 10]
+    assert w.stats["frames_dropped"] == 8
+    assert w.stats["frames_processed"] == 2
+
+
+def test_bad_jpeg_is_an_error_and_the_stream_goes_on(make_widget, jpegs):
+    w = make_widget()
+    send_frame(w, 3, b"\xff\xd8 definitely not a jpeg")
+    err, buffers = error_for(w, 3)
+    assert buffers == []
+    assert err["code"] == "BAD_JPEG"
+    assert err["recoverable"] is True
+    assert "JPEG" in err["message"]
+    assert w.error == {"code": "BAD_JPEG", "message": err["message"], "recoverable": True}
+
+    send_frame(w, 4, jpegs["chelsea"])
+    result_for(w, 4)
+    assert w.error is None  # the next good result clears a recoverable error
+
+
+@pytest.mark.parametrize(
+    ("content", "buffers", "code"),
+    [
+        ({"type": "frame", "seq": 5}, [], "BAD_FRAME"),
+        ({"type": "frame", "seq": "5"}, [b"x"], "BAD_MESSAGE"),
+        ({"type": "frame", "seq": 5, "t_capture": "now"}, [b"x"], "BAD_MESSAGE"),
+        ({"type": "teleport"}, [], "UNKNOWN_TYPE"),
+        ({"no_type": 1}, [], "BAD_MESSAGE"),
+        ({"type": "client_error", "code": 3}, [], "BAD_MESSAGE"),
+    ],
+)
+def test_malformed_messages_are_reported(make_widget, content, buffers, code):
+    w = make_widget()
+    comm_msg(w, content, buffers)
+    err, _ = w.outbox.wait(lambda c: c["type"] == "error")
+    assert err["code"] == code
+    assert err["recoverable"] is True
+    assert w.error["code"] == code
+
+
+def test_client_error_sets_and_clears_error(make_widget):
+    w = make_widget()
+    comm_msg(
+        w,
+        {
+            "type": "client_error",
+            "code": "CAMERA_DENIED",
+            "message": "Camera permission was denied",
+            "recoverable": False,
+        },
+    )
+    assert w.error == {
+        "code": "CAMERA_DENIED",
+        "message": "Camera permission was denied",
+        "recoverable": False,
+    }
+    comm_msg(w, {"type": "client_error", "code": None})
+    assert w.error is None
+
+    comm_msg(w, {"type": "teleport"})  # a kernel-side error: the browser cannot clear it
+    comm_msg(w, {"type": "client_error", "code": None})
+    assert w.error["code"] == "UNKNOWN_TYPE"
+
+
+# ------------------------------------------------------------------------------ traits
+
+
+def test_trait_validation(make_widget):
+    w = make_widget()
+    cases = [
+        ("opacity", 1.5, "between 0.0 and 1.0"),
+        ("opacity", float("nan"), "between 0.0 and 1.0"),
+        ("viz_mode", "sketch", "'side-by-side'"),
+        ("colormap", "rainbow", "'cityscapes'"),
+        ("colormap", "custom", "custom_palette"),
+        ("custom_palette", [[1, 2]], "[r, g, b]"),
+        ("custom_palette", [[1, 2, 300]], "0..255"),
+        ("class_filter", ["person", "unicorn"], "'unicorn'"),
+        ("resolution", [0, 480], "[width, height]"),
+        ("resolution", [640], "[width, height]"),
+        ("jpeg_quality", 0, "1 to 100"),
+        ("profile", "turbo", "'balanced'"),
+        ("source_kind", "phone", "'kernel'"),
+    ]
+    for name, value, words in cases:
+        before = getattr(w, name)
+        with pytest.raises(traitlets.TraitError, match=None) as info:
+            setattr(w, name, value)
+        assert words in str(info.value), (name, str(info.value))
+        assert getattr(w, name) == before
+
+    with pytest.raises(traitlets.TraitError) as info:
+        w.class_filter = ["unicorn"]
+    assert "'person'" in str(info.value)  # the valid names are listed
+    for name in ("labels", "detected", "stats", "error"):
+        with pytest.raises(traitlets.TraitError, match="read-only"):
+            setattr(w, name, [] if name != "error" else None)
+
+    w.opacity = 0.25
+    w.viz_mode = "contour"
+    w.class_filter = ["person", "cat"]
+    w.custom_palette = [[255, 0, 0], [0, 255, 0]]
+    w.colormap = "custom"
+    w.resolution = (320, 240)
+    assert w.resolution == [320, 240]
+    with pytest.raises(traitlets.TraitError, match="colormap is 'custom'"):
+        w.custom_palette = []
+
+
+def test_constructor_checks_its_arguments():
+    with pytest.raises(TypeError, match="unknown setting"):
+        SegWidget(weights="random", opacty=0.5)
+    with pytest.raises(traitlets.TraitError, match="valid profiles"):
+        SegWidget(profile="turbo", weights="random")
+    with pytest.raises(TypeError, match="read"):
+        SegWidget(weights="random", labels=["x"])
+
+
+def test_constructor_settings_and_accurate_colormap(make_widget):
+    w = make_widget(
+        viz_mode="blend",
+        opacity=0.3,
+        colormap="custom",
+        custom_palette=[[10, 20, 30]],
+        class_filter=["dog"],
+        wait_ready=False,
+    )
+    assert (w.viz_mode, w.opacity, w.colormap, w.class_filter) == ("blend", 0.3, "custom", ["dog"])
+    state = w.get_state()
+    json.dumps({k: v for k, v in state.items() if not k.startswith("_")})
+    assert state["source_kind"] == "browser"
+
+
+def test_view_updates_settings_but_not_read_only_traits(make_widget):
+    w = make_widget()
+    view_update(w, opacity=0.9, viz_mode="side-by-side", stats={"fps": 1e9}, labels=["x"])
+    assert w.opacity == 0.9
+    assert w.viz_mode == "side-by-side"
+    assert w.stats.get("fps") != 1e9
+    assert w.labels == list(VOC_CLASSES)
+
+
+# ---------------------------------------------------------------------- Python API
+
+
+def test_latest_overlay_snapshot_and_on_result(make_widget, jpegs, tmp_path):
+    w = make_widget(opacity=0.5)
+    assert w.latest() is None
+    seen, boom = [], []
+
+    def collect(result):
+        seen.append(result.seq)
+
+    def explode(result):
+        boom.append(result.seq)
+        raise RuntimeError("user bug")
+
+    remove = w.on_result(collect)
+    w.on_result(explode)
+    send_frame(w, 1, jpegs["astronaut"])
+    result_for(w, 1)
+    send_frame(w, 2, jpegs["coffee"])  # the raising callback did not stop the stream
+    result_for(w, 2)
+    remove()
+    send_frame(w, 3, jpegs["chelsea"])
+    result_for(w, 3)
+    assert seen == [1, 2]
+    assert boom == [1, 2, 3]
+
+    r = w.latest()
+    assert r.seq == 3
+    palette = resolve_palette("voc", 21)
+    expected = render_overlay(r.frame, r.mask, palette, "filled", 0.5, None)
+    np.testing.assert_array_equal(r.overlay(), expected)
+    assert not np.array_equal(r.overlay(), r.frame)
+    w.opacity = 0.0  # settings apply when the overlay is made
+    np.testing.assert_array_equal(r.overlay(), r.frame)
+    w.viz_mode = "side-by-side"
+    assert r.overlay().shape == (r.frame.shape[0], 2 * r.frame.shape[1], 3)
+    w.class_filter = ["aeroplane"]
+    sbs = r.overlay(viz_mode="side-by-side")
+    hidden = ~np.isin(r.mask_at(), [VOC_CLASSES.index("aeroplane")])
+    np.testing.assert_array_equal(sbs[:, r.frame.shape[1] :][hidden], r.frame[hidden])
+    assert r.mask_at().shape == r.frame.shape[:2]
+
+    path = w.snapshot(tmp_path / "shot.png")
+    assert path == tmp_path / "shot.png"
+    saved = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(saved, r.overlay())
+
+
+def test_snapshot_without_results_is_a_clear_error(make_widget, tmp_path):
+    w = make_widget()
+    with pytest.raises(RuntimeError, match="no result yet"):
+        w.snapshot(tmp_path / "x.png", timeout=0)
+
+
+def test_record_writes_the_composites_at_the_measured_rate(make_widget, jpegs, tmp_path):
+    w = make_widget(viz_mode="filled")
+    overlays = []
+    w.on_result(lambda r: overlays.append(r.overlay()))
+    rec = w.record(tmp_path / "clip.mp4", seconds=None)
+    assert not rec.done()
+    for seq in range(1, 7):
+        send_frame(w, seq, jpegs["astronaut" if seq % 2 else "chelsea"])
+        result_for(w, seq)
+    rec.stop()
+    out = rec.wait(TIMEOUT)
+    assert out.path == tmp_path / "clip.mp4"
+    assert out.frames == 6
+    assert out.fps == pytest.approx(5 / out.duration_s, rel=0.01)
+
+    cap = cv2.VideoCapture(str(out.path))
+    try:
+        assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(out.fps, rel=0.02)
+        frames = []
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            frames.append(bgr)
+    finally:
+        cap.release()
+    assert len(frames) == 6
+    assert frames[0].shape == (512, 512, 3)  # the first composite's size
+    for got, rgb in zip(frames, overlays, strict=True):
+        want = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), (512, 512), cv2.INTER_AREA)
+        assert np.abs(got.astype(int) - want).mean() < 8  # a lossy video codec
+
+
+def test_record_with_no_results_says_so(make_widget, tmp_path):
+    w = make_widget()
+    rec = w.record(tmp_path / "empty.avi", seconds=0.2)
+    with pytest.raises(RuntimeError, match="no results arrived"):
+        rec.wait(TIMEOUT)
+    with pytest.raises(ValueError, match="unsupported video extension"):
+        w.record(tmp_path / "clip.gif")
+
+
+# --------------------------------------------------------------------- profile switch
+
+
+def test_profile_switch_while_streaming(make_widget, jpegs, monkeypatch):
+    release = threading.Event()
+    real_get_engine = stream.get_engine
+
+    def slow_get_engine(profile, **kwargs):
+        if profile == "balanced":
+            assert release.wait(TIMEOUT)
+        return real_get_engine(profile, **kwargs)
+
+    monkeypatch.setattr(stream, "get_engine", slow_get_engine)
+    w = make_widget()
+    try:
+        w.profile = "balanced"
+        w.outbox.wait(lambda c: c == {"type": "loading", "profile": "balanced"})
+        for seq in (1, 2):  # the old engine keeps serving while the new one loads
+            send_frame(w, seq, jpegs["astronaut"])
+            assert result_for(w, seq)[0]["profile"] == "fast"
+        comm_msg(w, {"type": "hello"})  # a view mounted mid-switch hears about it
+        assert w.outbox.of("loading")[-1][0]["profile"] == "balanced"
+    finally:
+        release.set()
+    ready, _ = w.outbox.wait(lambda c: c["type"] == "ready" and c["profile"] == "balanced")
+    assert ready["labels"] == list(VOC_CLASSES)
+    send_frame(w, 3, jpegs["astronaut"])
+    assert result_for(w, 3)[0]["profile"] == "balanced"
+    assert w.latest().profile == "balanced"
+    w._session.maybe_emit_stats(force=True)
+    assert w.stats["profile"] == "balanced"
+    assert w.stats["switch_ms"] > 0
+
+
+def test_failed_profile_load_keeps_the_old_engine(make_widget, jpegs, monkeypatch):
+    real_get_engine = stream.get_engine
+
+    def failing_get_engine(profile, **kwargs):
+        if profile == "accurate":
+            raise OSError("disk on fire")
+        return real_get_engine(profile, **kwargs)
+
+    monkeypatch.setattr(stream, "get_engine", failing_get_engine)
+    w = make_widget(class_filter=["person"])
+    w.profile = "accurate"
+    err, _ = w.outbox.wait(lambda c: c["type"] == "error")
+    assert err["code"] == "MODEL_LOAD_FAILED"
+    assert err["recoverable"] is False
+    assert "disk on fire" in err["message"]
+    assert w.error["code"] == "MODEL_LOAD_FAILED"
+    assert w.profile == "fast"  # back to the profile that still serves
+    send_frame(w, 1, jpegs["coffee"])
+    assert result_for(w, 1)[0]["profile"] == "fast"
+    assert w.error["code"] == "MODEL_LOAD_FAILED"  # not recoverable: a result does not clear it
+
+
+def test_accurate_profile_switches_labels_colormap_and_filter(make_widget, monkeypatch):
+    """Readiness of an ADE20K profile moves the label set, the default colormap and the filter
+    (the engine is a stand-in so the test needs no SegFormer export)."""
+    real_get_engine = stream.get_engine
+    fast = real_get_engine("fast", weights="random")
+
+    class FakeAccurate:
+        def __init__(self):
+            from segwidget.profiles import PROFILES
+
+            self.profile = PROFILES["accurate"]
+            self.labels = list(ADE20K_CLASSES)
+            self.input_size = 384
+            self.info = {**fast.info, "profile": "accurate"}
+
+    def fake_get_engine(profile, **kwargs):
+        return FakeAccurate() if profile == "accurate" else real_get_engine(profile, **kwargs)
+
+    monkeypatch.setattr(stream, "get_engine", fake_get_engine)
+    w = make_widget(class_filter=["person", "cat"])
+    w.profile = "accurate"
+    ready, _ = w.outbox.wait(lambda c: c["type"] == "ready" and c["profile"] == "accurate")
+    assert ready["default_colormap"] == "ade20k"
+    assert w.labels == list(ADE20K_CLASSES)
+    assert w.colormap == "ade20k"
+    assert w.class_filter == ["person"]  # "cat" is not an ADE20K class
+    w.class_filter = ["wall", "sky"]
+    with pytest.raises(traitlets.TraitError):
+        w.class_filter = ["aeroplane"]
+
+
+def test_close_stops_everything(make_widget, jpegs):
+    w = make_widget()
+    w.close()
+    assert w._session.closed
+    before = len(w.outbox.messages)
+    send_frame(w, 1, jpegs["astronaut"])  # a late message after close is ignored
+    assert len(w.outbox.messages) == before
