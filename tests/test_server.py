@@ -395,6 +395,9 @@ def test_update_viz_changes_the_png(server, jpeg, fast_engine):
             )
             # null shows every class again
             assert np.array_equal(await png(class_filter=None), solid)
+            # a name of another profile's labels is accepted (it may race a profile switch)
+            # and ignored while this profile serves
+            assert np.array_equal(await png(class_filter=["wall"]), solid)
             custom = await png(colormap="custom", custom_colormap=[[1, 2, 3]])
             assert colours(custom) == {(1, 2, 3)}
 

@@ -40,7 +40,7 @@ from PIL import Image, UnidentifiedImageError
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocketDisconnect
 
-from ..engine import Engine, SegResult
+from ..engine import LABELS, Engine, SegResult
 from ..errors import FrameError, ProtocolError, SegwidgetError
 from ..hardware import BACKENDS, DEVICES, choose_backend
 from ..labels import COLORMAPS, PALETTES, resolve_palette
@@ -273,9 +273,12 @@ class Viz:
         return ids or None
 
 
+_ALL_LABELS = frozenset(name for labels in LABELS.values() for name in labels)
+
+
 def apply_viz(viz: Viz, settings: VizSettings, labels: list[str] | None) -> Viz:
     """``viz`` updated with the fields ``settings`` sets; ProtocolError(UNKNOWN_MODE) on a bad
-    name. ``labels``: the class names to check ``class_filter`` against (None: any profile's)."""
+    name. ``labels``: the serving profile's class names, if any."""
     given = settings.model_fields_set
     changes: dict[str, Any] = {}
     if "overlay_opacity" in given and settings.overlay_opacity is not None:
@@ -298,13 +301,10 @@ def apply_viz(viz: Viz, settings: VizSettings, labels: list[str] | None) -> Viz:
     if "custom_colormap" in given:
         changes["custom"] = tuple(tuple(c) for c in settings.custom_colormap or ())
     if "class_filter" in given:
+        # Names of any profile's label set are accepted (a filter may race a profile switch);
+        # names the serving profile lacks are ignored when rendering (Viz.filter_ids).
         names = settings.class_filter or []
-        if labels is None:
-            from ..engine import LABELS
-
-            known = {n for ls in LABELS.values() for n in ls}
-        else:
-            known = set(labels)
+        known = _ALL_LABELS if labels is None else _ALL_LABELS | set(labels)
         unknown = [n for n in names if n not in known]
         if unknown:
             raise ProtocolError(
@@ -809,7 +809,6 @@ async def _deny(websocket: WebSocket, reason: str) -> None:
 
 def server_info(state: ServerState) -> dict[str, Any]:
     from .. import __version__
-    from ..engine import LABELS
 
     config = state.config
     try:
