@@ -1051,6 +1051,12 @@ def _display_urls(config: ServerConfig, port: int) -> list[str]:
     return [f"http://{f'[{h}]' if ':' in h else h}:{port}{suffix}" for h in hosts]
 
 
+def _in_colab() -> bool:
+    from ..colab import in_colab
+
+    return in_colab()
+
+
 def run(args: argparse.Namespace) -> int:
     """``segwidget serve``: load the default profile, serve until Ctrl-C. Returns the exit code."""
     import uvicorn
@@ -1085,7 +1091,7 @@ def run(args: argparse.Namespace) -> int:
     urls = _display_urls(config, port)
     public = None
     if args.ngrok:
-        from ..colab import start_ngrok
+        from ..colab import origin_of, start_ngrok
 
         try:
             public = start_ngrok(port)
@@ -1093,12 +1099,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"segwidget serve: --ngrok failed: {exc}", file=sys.stderr)
             sock.close()
             return 1
+        app.state.segwidget.allow_origins.add(origin_of(public))
         urls.insert(0, public + (f"/?token={config.token}" if config.token else "/"))
     print("\nsegwidget is serving the page at:", flush=True)
     for url in urls:
         print(f"    {url}", flush=True)
     if config.token is None:
         print("(no token: anyone on this machine can connect)")
+    if public is None and _in_colab():
+        print(
+            "In Colab, open the page through Colab's proxy instead: run "
+            "`from segwidget.colab import serve; serve()` in a cell, or use --ngrok."
+        )
     print("Press Ctrl-C to stop.\n", flush=True)
     if args.open:
         webbrowser.open(urls[-1] if public is None else urls[0])

@@ -1,0 +1,171 @@
+"""The standalone page from Google Colab (or any notebook): Colab's port proxy, or ngrok.
+
+In a Colab cell::
+
+    from segwidget.colab import serve
+    page = serve(weights="pretrained")   # starts the server in this kernel, shows a link
+
+The server runs on a thread of the kernel, on loopback, with a token. In Colab the page is
+reached through Colab's own authenticated port proxy (``google.colab.kernel.proxyPort``),
+whose origin is added to the allowed WebSocket origins; elsewhere :func:`serve` prints the
+local URL. ``serve(ngrok=True)`` (or ``segwidget serve --ngrok``) opens a public ngrok tunnel
+instead, as the spec's deployment guide does: ``pip install 'segwidget[ngrok]'`` and set
+``NGROK_AUTHTOKEN`` (a free token from ngrok.com). Anyone with the printed URL, token
+included, can use the server: share it accordingly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+NGROK_HINT = (
+    "--ngrok needs pyngrok: pip install 'segwidget[ngrok]' (or pip install pyngrok), and an "
+    "ngrok auth token in NGROK_AUTHTOKEN (free at https://dashboard.ngrok.com)"
+)
+
+
+def in_colab() -> bool:
+    """True inside a Google Colab kernel."""
+    return "google.colab" in sys.modules or importlib.util.find_spec("google.colab") is not None
+
+
+def proxy_url(port: int) -> str | None:
+    """Colab's proxy URL for a kernel port (``https://...colab...googleusercontent.com/``);
+    None outside Colab or when the front-end cannot be asked (no browser attached)."""
+    if not in_colab():
+        return None
+    try:
+        from google.colab.output import eval_js
+
+        url = eval_js(f"google.colab.kernel.proxyPort({int(port)}, {{'cache': false}})")
+    except Exception as exc:
+        log.warning("could not get Colab's proxy URL for port %s: %s", port, exc)
+        return None
+    return str(url) if url else None
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def start_ngrok(port: int) -> str:
+    """Open an ngrok HTTP tunnel to ``127.0.0.1:port``; returns its public https URL."""
+    if importlib.util.find_spec("pyngrok") is None:
+        raise RuntimeError(NGROK_HINT)
+    from pyngrok import conf, ngrok
+
+    token = os.environ.get("NGROK_AUTHTOKEN") or os.environ.get("NGROK_AUTH_TOKEN")
+    if token:
+        conf.get_default().auth_token = token
+    tunnel = ngrok.connect(f"127.0.0.1:{int(port)}", "http")
+    url = str(tunnel.public_url)
+    if url.startswith("http://"):
+        url = "https://" + url[len("http://") :]
+    return url.rstrip("/")
+
+
+def stop_ngrok(public_url: str) -> None:
+    """Close a tunnel opened by :func:`start_ngrok` (errors are logged, not raised)."""
+    try:
+        from pyngrok import ngrok
+
+        ngrok.disconnect(public_url)
+    except Exception as exc:
+        log.debug("closing the ngrok tunnel failed: %s", exc)
+
+
+class PageServer:
+    """A running page server: :attr:`url` (with the token), :meth:`stop`."""
+
+    def __init__(self, background: Any, url: str, public_url: str | None = None):
+        self.background = background
+        self.url = url
+        self.public_url = public_url
+        self.local_url = background.url
+
+    @property
+    def token(self) -> str | None:
+        return self.background.config.token
+
+    def stop(self) -> None:
+        if self.public_url:
+            stop_ngrok(self.public_url)
+        self.background.stop()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        url = html.escape(self.url, quote=True)
+        return (
+            f'<p>segwidget page: <a href="{url}" target="_blank" rel="noopener">{url}</a> '
+            "(the link carries the access token)</p>"
+        )
+
+    def __repr__(self) -> str:
+        return f"PageServer({self.url!r})"
+
+
+def serve(
+    profile: str = "fast",
+    weights: str = "pretrained",
+    *,
+    port: int = 0,
+    ngrok: bool = False,
+    display: bool = True,
+    **config: Any,
+) -> PageServer:
+    """Start the page server on a thread of this kernel and show where to open it.
+
+    ``config``: further :class:`~segwidget.transports.server.ServerConfig` fields
+    (``backend``, ``device``, ``max_clients``, ``token``, ...). The default profile is loaded
+    before this returns, so a missing weight fails here, with its explanation.
+    """
+    from .engine import get_engine
+    from .transports import security
+    from .transports.server import BackgroundServer, ServerConfig
+
+    config.setdefault("token", security.resolve_token("auto", "127.0.0.1"))
+    cfg = ServerConfig(host="127.0.0.1", port=port, profile=profile, weights=weights, **config)
+    engine = get_engine(profile, **cfg.engine_kwargs)
+    background = BackgroundServer(cfg)
+    background.state.engines[profile] = dict(engine.info)
+    suffix = f"/?token={cfg.token}" if cfg.token else "/"
+    public = None
+    url = background.url
+    if ngrok:
+        public = start_ngrok(background.port)
+        background.state.allow_origins.add(origin_of(public))
+        url = public + suffix
+    else:
+        proxied = proxy_url(background.port)
+        if proxied:
+            background.state.allow_origins.add(origin_of(proxied))
+            url = proxied.rstrip("/") + suffix
+    try:
+        background.start()
+    except BaseException:
+        if public:
+            stop_ngrok(public)
+        raise
+    page = PageServer(background, url, public)
+    if display:
+        _show(page)
+    return page
+
+
+def _show(page: PageServer) -> None:
+    try:
+        from IPython.display import HTML, display
+
+        display(HTML(page._repr_html_()))
+    except Exception:
+        print(f"segwidget page: {page.url}")
