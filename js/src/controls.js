@@ -183,6 +183,17 @@ export class Controls {
       show_legend: () => this.legendToggle.setAttribute("aria-pressed", String(!!s.get("show_legend"))),
     };
     for (const [name, update] of Object.entries(this.updaters)) this.unsubscribe.push(store.on(name, update));
+    // the class popover closes on a click elsewhere or Escape
+    const close = (/** @type {Event} */ ev) => {
+      const outside = ev.type === "keydown" ? /** @type {KeyboardEvent} */ (ev).key === "Escape" : !this.filter.contains(/** @type {Node} */ (ev.target));
+      if (this.filter.open && outside) this.filter.open = false;
+    };
+    document.addEventListener("pointerdown", close);
+    document.addEventListener("keydown", close);
+    this.unsubscribe.push(() => {
+      document.removeEventListener("pointerdown", close);
+      document.removeEventListener("keydown", close);
+    });
     this.setDevices([], null);
     Object.values(this.updaters).forEach((u) => u());
   }

@@ -3,7 +3,7 @@
 // `change_mode` / `update_viz` messages.
 
 import { packWs, unpackWs } from "./protocol.js";
-import { createSession } from "./session.js";
+import { createSession, LOAD_ERRORS } from "./session.js";
 import { createLocalStore } from "./store.js";
 
 /**
@@ -151,9 +151,6 @@ class WsTransport {
   }
 }
 
-/** Errors after which the profile that was serving still is. */
-const PROFILE_ERRORS = ["UNKNOWN_MODE", "WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED"];
-
 /**
  * Mount the page into `el` and connect.
  * @param {HTMLElement} el
@@ -196,7 +193,7 @@ export function mountPage(el, loc = window.location) {
   /** @type {string | null} */
   let serving = null;
   transport.onMessage((msg) => {
-    if (msg.type === "error" && serving && PROFILE_ERRORS.includes(msg.code)) {
+    if (msg.type === "error" && serving && LOAD_ERRORS.includes(msg.code)) {
       // a switch failed and the previous profile keeps serving: show that one again
       fromServer = true;
       store.set("profile", serving);

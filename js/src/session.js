@@ -37,6 +37,9 @@ import { RollingMean, h } from "./util.js";
 
 const round1 = (/** @type {number} */ x) => Math.round(x * 10) / 10;
 
+/** Errors that end a profile load (or reject the request); the previous profile keeps serving. */
+export const LOAD_ERRORS = ["UNKNOWN_MODE", "WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED"];
+
 /**
  * Mount the whole front-end into `el`.
  * @param {{el: HTMLElement, store: SettingsStore, transport: Transport}} options
@@ -85,6 +88,8 @@ export function createSession({ el, store, transport }) {
   /** @type {MaskState | null} */
   let latest = null;
   let seq = 0;
+  let arrivals = 0; // results received
+  let applied = 0; // arrival number of the result in `latest`
   /** @type {Record<string, any> | null} feedback about the last rendered result, for the next frame */
   let feedback = null;
   /** @type {Record<string, any>} */
@@ -95,7 +100,8 @@ export function createSession({ el, store, transport }) {
   let dirty = true;
   let raf = 0;
   let lastOverlay = 0;
-  /** @type {{key: string, lut: Uint8Array, keep: Set<number> | null, palette: number[][]} | null} */
+  /** Colour LUT, palette and visible classes; null when a setting they depend on changed.
+   * @type {{lut: Uint8Array, keep: Set<number> | null, palette: number[][]} | null} */
   let look = null;
   const means = Object.fromEntries(CLIENT_STAGES.map((k) => [k, new RollingMean(1000)]));
   const latencyMean = new RollingMean(1000);
@@ -107,18 +113,13 @@ export function createSession({ el, store, transport }) {
   const kernelSource = () => store.get("source_kind") === "kernel";
   const labels = () => /** @type {string[]} */ ((ready && ready.labels) || store.get("labels") || []);
 
-  /** Colour LUT, palette and visible classes for the current settings (cached). */
   function currentLook() {
-    const fallback = ready && (typeof ready.default_colormap === "string" ? ready.default_colormap : ready.colormap);
-    const colormap = store.get("colormap") || fallback || "voc";
-    const custom = store.get("custom_palette");
-    const filter = store.get("class_filter");
-    const names = labels();
-    const key = JSON.stringify([colormap, custom, filter, names.length, ready && ready.profile]);
-    if (!look || look.key !== key) {
-      const palette = resolvePalette(colormap, ready && ready.palettes, custom);
-      const keep = filterIndices(filter, names);
-      look = { key, lut: buildLut(palette, keep), keep, palette };
+    if (!look) {
+      const fallback = ready && (typeof ready.default_colormap === "string" ? ready.default_colormap : ready.colormap);
+      const colormap = store.get("colormap") || fallback || "voc";
+      const palette = resolvePalette(colormap, ready && ready.palettes, store.get("custom_palette"));
+      const keep = filterIndices(store.get("class_filter"), labels());
+      look = { lut: buildLut(palette, keep), keep, palette };
     }
     return look;
   }
@@ -301,6 +302,7 @@ export function createSession({ el, store, transport }) {
    */
   async function onResult(msg, buffers) {
     const t_received = clientNow();
+    const order = ++arrivals;
     const sent = typeof msg.seq === "number" ? flow.settle(msg.seq) : null;
     pump();
     banner.clearRecoverable();
@@ -317,10 +319,12 @@ export function createSession({ el, store, transport }) {
       const data = await decodeMask(buffers[0], m.width, m.height, m.encoding || "deflate");
       const decode_ms = performance.now() - t0;
       frame = await framePromise;
-      if (destroyed || (latest && typeof msg.seq === "number" && msg.seq < latest.header.seq)) {
+      // results arrive in order but decode concurrently: never replace a newer one
+      if (destroyed || order < applied) {
         if (frame) frame.close();
         return;
       }
+      applied = order;
       means.decode_mask.add(decode_ms, performance.now());
       if (latest && latest.frame && latest.frame !== frame) latest.frame.close();
       latest = {
@@ -370,7 +374,7 @@ export function createSession({ el, store, transport }) {
           flow.settle(msg.seq);
           pump();
         }
-        if (msg.code === "MODEL_LOAD_FAILED" || msg.code === "WEIGHTS_UNAVAILABLE" || msg.code === "BACKEND_UNAVAILABLE") {
+        if (LOAD_ERRORS.includes(msg.code)) {
           loadingProfile = null;
           controls.setLoading(null);
           updateStatus();
@@ -456,6 +460,7 @@ export function createSession({ el, store, transport }) {
       backend: s.backend || (ready && ready.info && ready.info.backend),
       device: s.device || (ready && ready.info && ready.info.device),
       dropped: s.frames_dropped ?? null,
+      gpu_memory_mb: s.gpu_memory_mb ?? null,
       stages: s.stages,
       client: Object.fromEntries(CLIENT_STAGES.map((k) => [k, means[k].mean(now)])),
     });
@@ -478,10 +483,14 @@ export function createSession({ el, store, transport }) {
     legend.update(legendEntries(latest.header.classes || [], labels(), keep, palette));
   }
   const redraw = () => {
+    look = null;
     dirty = true;
     updateLegend();
   };
-  for (const name of ["viz_mode", "opacity", "class_filter", "colormap", "custom_palette"]) cleanups.push(store.on(name, redraw));
+  for (const name of ["viz_mode", "opacity", "class_filter", "colormap", "custom_palette", "labels"]) {
+    cleanups.push(store.on(name, redraw));
+  }
+  for (const name of ["show_fps", "show_legend"]) cleanups.push(store.on(name, () => updateOverlay(performance.now())));
   cleanups.push(store.on("running", applyRunning));
   cleanups.push(store.on("source_kind", applyRunning));
   cleanups.push(

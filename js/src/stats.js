@@ -66,6 +66,7 @@ export class StatsOverlay {
   /**
    * @param {{fps: number | null, latency_ms: number | null, inference_ms?: number | null,
    *   profile?: string | null, backend?: string | null, device?: string | null, dropped?: number | null,
+   *   gpu_memory_mb?: number | null,
    *   stages?: Record<string, number> | null, client?: Record<string, number | null>}} s
    */
   update(s) {
@@ -73,6 +74,7 @@ export class StatsOverlay {
     this.latency.textContent = `latency ${formatMs(s.latency_ms)}`;
     const parts = [s.profile, [s.backend, s.device].filter(Boolean).join("/")];
     if (s.inference_ms != null) parts.push(`inference ${formatMs(s.inference_ms)}`);
+    if (s.gpu_memory_mb != null) parts.push(`GPU ${Math.round(s.gpu_memory_mb)} MB`);
     if (s.dropped) parts.push(`${s.dropped} dropped`);
     this.info.textContent = parts.filter(Boolean).join(" · ");
     const { segments, total } = stageSegments(s.stages, s.client);
