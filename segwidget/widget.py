@@ -336,12 +336,14 @@ class SegWidget(anywidget.AnyWidget):
             return
         assert self._source is not None
         assert self._session is not None
+        previous = self._runner
         self._runner = SourceRunner(
             self._source,
             self._session.submit,
             on_error=self._transport.report,
             on_finish=self._source_finished,
             resolution=(self.resolution[0], self.resolution[1]),
+            first_seq=previous.last_seq if previous is not None else 0,
             name=f"segwidget-source-{self.model_id[:8]}",
         )
         self._runner.start()
