@@ -94,12 +94,54 @@ export function boundaryMap(mask, W, H) {
   return out;
 }
 
+// Pixels are read and written as 32-bit words (one RGBA pixel each); the channel shifts
+// follow the platform's byte order.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const [SR, SG, SB, SA] = LITTLE_ENDIAN ? [0, 8, 16, 24] : [24, 16, 8, 0];
+const OPAQUE = (255 << SA) >>> 0;
+
+/**
+ * RGBA bytes as one 32-bit word per pixel (a view, or an aligned copy for odd offsets).
+ * @param {Uint8ClampedArray | Uint8Array} bytes
+ */
+function words(bytes) {
+  if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+  return new Uint32Array(Uint8Array.from(bytes).buffer);
+}
+
 /**
  * @param {number} n  number of RGBA bytes
- * @param {Uint8ClampedArray | undefined} out
+ * @param {Uint8ClampedArray | undefined} out  reused when it has the right size
  */
 function outBuffer(n, out) {
-  return out && out.length === n ? out : new Uint8ClampedArray(n);
+  return out && out.length === n && out.byteOffset % 4 === 0 ? out : new Uint8ClampedArray(n);
+}
+
+/** @type {WeakMap<Uint8Array, {opacity: number, table: Uint8Array}>} */
+const blendTables = new WeakMap();
+
+/**
+ * The filled-mode result for every (class, channel, video value): entry
+ * `k * 768 + ch * 256 + v` is round(v * (1 - a) + c * a) for class k's colour c. Cached per
+ * LUT and opacity, so each frame costs three look-ups per pixel.
+ * @param {Uint8Array} lut
+ * @param {number} a
+ */
+function blendTable(lut, a) {
+  const cached = blendTables.get(lut);
+  if (cached && cached.opacity === a) return cached.table;
+  const table = new Uint8Array(256 * 768);
+  const b = 1 - a;
+  for (let k = 0; k < 256; k++) {
+    if (!lut[k * 4 + 3]) continue;
+    for (let ch = 0; ch < 3; ch++) {
+      const c = lut[k * 4 + ch];
+      const base = k * 768 + ch * 256;
+      for (let v = 0; v < 256; v++) table[base + v] = Math.floor(v * b + c * a + 0.5);
+    }
+  }
+  blendTables.set(lut, { opacity: a, table });
+  return table;
 }
 
 /**
@@ -145,23 +187,25 @@ export function composeContour(video, mask, W, H, lut, opacity, out, boundary) {
  */
 function blendWhere(video, mask, where, W, H, lut, opacity, out) {
   const n = W * H;
-  const dst = outBuffer(n * 4, out);
-  const a = opacity;
-  const b = 1 - a;
-  for (let i = 0, p = 0; i < n; i++, p += 4) {
-    const l = mask[i] * 4;
-    if (lut[l + 3] && (!where || where[i])) {
-      dst[p] = Math.floor(video[p] * b + lut[l] * a + 0.5);
-      dst[p + 1] = Math.floor(video[p + 1] * b + lut[l + 1] * a + 0.5);
-      dst[p + 2] = Math.floor(video[p + 2] * b + lut[l + 2] * a + 0.5);
+  const dstBytes = outBuffer(n * 4, out);
+  const src = words(video);
+  const dst = words(dstBytes);
+  const t = blendTable(lut, opacity);
+  for (let i = 0; i < n; i++) {
+    const k = mask[i];
+    const px = src[i];
+    if (lut[k * 4 + 3] && (!where || where[i])) {
+      const base = k * 768;
+      dst[i] =
+        (t[base + ((px >>> SR) & 255)] << SR) |
+        (t[base + 256 + ((px >>> SG) & 255)] << SG) |
+        (t[base + 512 + ((px >>> SB) & 255)] << SB) |
+        OPAQUE;
     } else {
-      dst[p] = video[p];
-      dst[p + 1] = video[p + 1];
-      dst[p + 2] = video[p + 2];
+      dst[i] = px | OPAQUE;
     }
-    dst[p + 3] = 255;
   }
-  return dst;
+  return dstBytes;
 }
 
 /**
@@ -176,25 +220,24 @@ function blendWhere(video, mask, where, W, H, lut, opacity, out) {
  * @returns {Uint8ClampedArray}  RGBA, 2W x H
  */
 export function composeSideBySide(video, mask, W, H, lut, out) {
-  const dst = outBuffer(W * H * 8, out);
+  const dstBytes = outBuffer(W * H * 8, out);
+  const src = words(video);
+  const dst = words(dstBytes);
+  const colors = new Uint32Array(256);
+  for (let k = 0; k < 256; k++) {
+    colors[k] = (lut[k * 4] << SR) | (lut[k * 4 + 1] << SG) | (lut[k * 4 + 2] << SB) | OPAQUE;
+  }
   for (let y = 0; y < H; y++) {
     const row = y * W;
-    const left = y * W * 8;
-    dst.set(video.subarray(row * 4, (row + W) * 4), left);
+    const o = 2 * row;
     for (let x = 0; x < W; x++) {
       const i = row + x;
-      const p = i * 4;
-      const q = left + (W + x) * 4;
-      const l = mask[i] * 4;
-      const src = lut[l + 3] ? lut : video;
-      const s = lut[l + 3] ? l : p;
-      dst[q] = src[s];
-      dst[q + 1] = src[s + 1];
-      dst[q + 2] = src[s + 2];
+      const px = src[i] | OPAQUE;
+      dst[o + x] = px;
+      dst[o + W + x] = lut[mask[i] * 4 + 3] ? colors[mask[i]] : px;
     }
   }
-  for (let p = 3; p < dst.length; p += 4) dst[p] = 255;
-  return dst;
+  return dstBytes;
 }
 
 /**
@@ -210,21 +253,21 @@ export function composeSideBySide(video, mask, W, H, lut, out) {
  */
 export function composeBlend(video, mask, W, H, lut, opacity, out) {
   const n = W * H;
-  const dst = outBuffer(n * 4, out);
+  const dstBytes = outBuffer(n * 4, out);
+  const src = words(video);
+  const dst = words(dstBytes);
   const a = opacity;
   const b = 1 - a;
-  for (let i = 0, p = 0; i < n; i++, p += 4) {
-    const vr = video[p];
-    const vg = video[p + 1];
-    const vb = video[p + 2];
+  for (let i = 0; i < n; i++) {
+    const px = src[i];
     const l = mask[i] * 4;
-    dst[p + 3] = 255;
     if (!lut[l + 3]) {
-      dst[p] = vr;
-      dst[p + 1] = vg;
-      dst[p + 2] = vb;
+      dst[i] = px | OPAQUE;
       continue;
     }
+    const vr = (px >>> SR) & 255;
+    const vg = (px >>> SG) & 255;
+    const vb = (px >>> SB) & 255;
     const V = Math.max(vr, vg, vb);
     const cr = lut[l];
     const cg = lut[l + 1];
@@ -242,17 +285,15 @@ export function composeBlend(video, mask, W, H, lut, opacity, out) {
     const mg = vg * b + tg * a;
     const mb = vb * b + tb * a;
     const M = Math.max(mr, mg, mb);
-    if (M > 0) {
-      dst[p] = Math.floor((mr * V) / M + 0.5);
-      dst[p + 1] = Math.floor((mg * V) / M + 0.5);
-      dst[p + 2] = Math.floor((mb * V) / M + 0.5);
-    } else {
-      dst[p] = 0;
-      dst[p + 1] = 0;
-      dst[p + 2] = 0;
-    }
+    dst[i] =
+      M > 0
+        ? (Math.floor((mr * V) / M + 0.5) << SR) |
+          (Math.floor((mg * V) / M + 0.5) << SG) |
+          (Math.floor((mb * V) / M + 0.5) << SB) |
+          OPAQUE
+        : OPAQUE;
   }
-  return dst;
+  return dstBytes;
 }
 
 /**

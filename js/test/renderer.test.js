@@ -188,3 +188,19 @@ test("compose dispatches modes, clamps opacity and reuses the output buffer", ()
   assert.deepEqual(px(compose("contour", video, mask, 2, 1, LUT, 1).data, 2, 1, 0), [...GREEN, 255]);
   assert.equal(compose("blend", video, mask, 2, 1, LUT, 1).width, 2);
 });
+
+test("every mode gives the same pixels for a video view at an odd byte offset", () => {
+  const W = 3;
+  const H = 2;
+  const video = image(W, H, (i) => [i * 40, 255 - i * 30, (i * 77) % 256]);
+  const shifted = new Uint8ClampedArray(video.length + 1).subarray(1);
+  shifted.set(video);
+  const mask = new Uint8Array([0, 1, 2, 2, 1, 0]);
+  for (const mode of ["filled", "contour", "side-by-side", "blend"]) {
+    assert.deepEqual(
+      [...compose(/** @type {any} */ (mode), shifted, mask, W, H, LUT, 0.45).data],
+      [...compose(/** @type {any} */ (mode), video, mask, W, H, LUT, 0.45).data],
+      mode,
+    );
+  }
+});
