@@ -218,6 +218,7 @@ export function createSession({ el, store, transport }) {
     placeholderBtn.textContent = kernelSource() ? "▶ Start" : "▶ Start camera";
     placeholder.hidden = !text;
     canvas.hidden = !!text;
+    stage.classList.toggle("sw-empty", !!text);
     updateStatus();
   }
 
