@@ -20,7 +20,7 @@ import { RollingMean, h } from "./util.js";
  * @typedef {import("./store.js").SettingsStore} SettingsStore
  * @typedef {import("./protocol.js").Header} Header
  * @typedef {{send: (header: Header, buffers?: Uint8Array[]) => void,
- *   onMessage: (cb: (header: Header, buffers: Uint8Array[]) => void) => () => void,
+ *   onMessage: (cb: (header: Header, buffers: (ArrayBuffer | ArrayBufferView)[]) => void) => () => void,
  *   isOpen?: () => boolean}} Transport
  */
 
@@ -349,7 +349,7 @@ export function createSession({ el, store, transport }) {
 
   /**
    * @param {Header} msg
-   * @param {Uint8Array[]} buffers
+   * @param {(ArrayBuffer | ArrayBufferView)[]} buffers  DataView, Uint8Array, ArrayBuffer
    */
   function onMessage(msg, buffers) {
     if (destroyed) return;

@@ -1,13 +1,12 @@
 // anywidget entry: the SegWidget view. Settings are the model's synced traits; frames and
 // results travel as custom messages with binary buffers (docs/API_REFERENCE.md).
 
-import { toUint8Array } from "./protocol.js";
 import { createSession } from "./session.js";
 import { createModelStore } from "./store.js";
 
 /**
  * The comm channel as a transport: custom messages out, `msg:custom` in. Buffers arrive as
- * DataView (JupyterLab) or Uint8Array (Colab); both become Uint8Array.
+ * DataView (JupyterLab) or Uint8Array (Colab); the session normalises them.
  * @param {any} model  anywidget model
  * @returns {import("./session.js").Transport}
  */
@@ -19,7 +18,7 @@ export function modelTransport(model) {
     onMessage(cb) {
       /** @param {any} msg @param {any[]} [buffers] */
       const handler = (msg, buffers) => {
-        if (msg && typeof msg.type === "string") cb(msg, (buffers || []).map(toUint8Array));
+        if (msg && typeof msg.type === "string") cb(msg, buffers || []);
       };
       model.on("msg:custom", handler);
       return () => model.off("msg:custom", handler);
