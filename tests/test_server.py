@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import io
 import json
 import logging
 import os
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import time
+import weakref
 import zlib
 
 import cv2
@@ -688,11 +691,15 @@ async def wait_until(predicate, timeout: float = 30.0) -> None:
 def test_disconnect_mid_inference_leaks_nothing(server, jpeg, caplog):
     state = server.state
     scheduler = state.scheduler
+    refs = []
 
     async def go():
         for binary in (False, True, False, True, False):
+            before = set(state.connections)
             async with connect(server) as c:
                 await c.init(binary=binary)
+                (conn,) = state.connections - before
+                refs.append((weakref.ref(conn), weakref.ref(conn.session)))
                 for seq in range(3):
                     if binary:
                         await c.send({"type": "frame", "seq": seq}, [jpeg])
@@ -712,16 +719,26 @@ def test_disconnect_mid_inference_leaks_nothing(server, jpeg, caplog):
         assert all(not s.closed for s in scheduler._ready)
     bad = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert not bad, [r.getMessage() for r in bad]
+    gc.collect()
+    alive = [(c(), s()) for c, s in refs if c() is not None or s() is not None]
+    assert not alive, f"{len(alive)} closed connections or sessions are still referenced"
 
 
-def test_a_client_that_never_reads_does_not_slow_the_others(server, jpeg):
+def test_a_client_that_never_reads_does_not_slow_the_others(server, jpeg, photos):
+    # big results for the stuck client (a 1000 x 750 composite PNG is about 1.5 MB of base64),
+    # so that the socket's buffers fill after a few of them
+    big = encode_jpeg(cv2.resize(photos["coffee"], (1000, 750), interpolation=cv2.INTER_CUBIC))
+
     async def go():
         before = set(server.state.connections)
-        async with connect(server, max_queue=1) as slow, connect(server) as fast:
+        sock = socket.socket()  # a small receive buffer: the stuck socket fills up sooner
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        sock.connect(("127.0.0.1", server.port))
+        async with connect(server, max_queue=1, sock=sock) as slow, connect(server) as fast:
             await slow.init()
             await fast.init(binary=True)
             (slow_conn,) = [c for c in server.state.connections - before if not c.binary]
-            data = _b64(jpeg)
+            data = _b64(big)
             seq, worst = 0, 0.0
 
             async def step():
