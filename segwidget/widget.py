@@ -409,7 +409,7 @@ class SegWidget(anywidget.AnyWidget):
                 self._runner.frame_done(frame.seq)
             return
         # A profile failed to load: the engine that serves keeps serving and the profile
-        # trait goes back to it; with none serving, a kernel source has nothing to feed.
+        # trait goes back to it; with none serving, the stream stops (the error says why).
         session = self._session
         if session is not None and session.engine is not None:
             self._reverting = True
@@ -418,7 +418,7 @@ class SegWidget(anywidget.AnyWidget):
             finally:
                 self._reverting = False
         else:
-            self._stop_source(wait=False)
+            self.running = False
 
     def _deliver_stats(self, stats: dict[str, Any]) -> None:
         self.set_trait("stats", stats)

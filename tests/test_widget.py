@@ -562,3 +562,29 @@ def test_close_stops_everything(make_widget, jpegs):
     before = len(w.outbox.messages)
     send_frame(w, 1, jpegs["astronaut"])  # a late message after close is ignored
     assert len(w.outbox.messages) == before
+
+
+def test_first_load_failure_stops_the_stream(make_widget, photo, monkeypatch):
+    from segwidget.errors import WeightsUnavailableError
+
+    def offline(profile, **kwargs):
+        raise WeightsUnavailableError("pretrained weights are not cached and we are offline")
+
+    monkeypatch.setattr(stream, "get_engine", offline)
+    gate = threading.Event()
+
+    def frames():
+        gate.wait(TIMEOUT)
+        yield photo
+
+    w = make_widget(source=frames(), weights="pretrained", wait_ready=False)
+    err, _ = w.outbox.wait(lambda c: c["type"] == "error")
+    gate.set()
+    assert err["code"] == "WEIGHTS_UNAVAILABLE"
+    assert err["recoverable"] is False
+    assert "seq" not in err
+    assert w.error["code"] == "WEIGHTS_UNAVAILABLE"
+    assert w.running is False
+    assert w.wait_source(TIMEOUT)
+    assert w.engine is None
+    assert w.outbox.of("ready") == []
