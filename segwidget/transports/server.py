@@ -24,12 +24,14 @@ import contextlib
 import io
 import json
 import logging
+import os
 import socket
 import sys
 import threading
 import time
 import weakref
 import webbrowser
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -188,6 +190,21 @@ def _decode_base64(data: str) -> bytes:
     return raw
 
 
+_render_pool: ThreadPoolExecutor | None = None
+_render_pool_lock = threading.Lock()
+
+
+def render_pool() -> ThreadPoolExecutor:
+    """Threads that render and encode the spec protocol's PNGs (OpenCV and numpy release
+    the GIL for most of it), shared by every connection."""
+    global _render_pool
+    with _render_pool_lock:
+        if _render_pool is None:
+            workers = max(2, min(8, os.cpu_count() or 2))
+            _render_pool = ThreadPoolExecutor(workers, thread_name_prefix="segwidget-render")
+        return _render_pool
+
+
 _gpu_cache: dict[str, Any] = {"t": 0.0, "mb": None}
 
 
@@ -340,6 +357,9 @@ class Connection:
         self._wake = asyncio.Event()
         self._sender: asyncio.Task | None = None
         self._next_seq = 0
+        self._render_lock = threading.Lock()
+        self._render_busy = False
+        self._render_next: tuple[Session, Frame, SegResult] | None = None
         self.results_dropped = 0
         self.messages = 0
         client = ws.client
@@ -522,13 +542,41 @@ class Connection:
     def on_result(self, session: Session, frame: Frame, result: SegResult) -> None:
         if self.closed:
             return
-        if self.binary:
+        if self.binary:  # a deflate of the mask: cheap, done here
             header, buffers = result_message(frame, result, self.mask_encoding)
             header["fps"] = session.stats.snapshot()["fps"]
-            payload: str | bytes = pack_ws(header, buffers)
-        else:
-            payload = _json(self._segmentation(session, frame, result))
-        self._post("result", payload)
+            self._post("result", pack_ws(header, buffers))
+            return
+        # The composite PNG takes longer than a small model's inference (640x480: about 4 ms
+        # to render, 10+ ms to encode), so it is made on the render pool while the worker
+        # goes on with the next frame. One render at a time per connection keeps results in
+        # order; a result waiting for its turn is replaced by a newer one (stale, dropped).
+        with self._render_lock:
+            if self._render_busy:
+                if self._render_next is not None:
+                    self.results_dropped += 1
+                self._render_next = (session, frame, result)
+                return
+            self._render_busy = True
+        try:
+            render_pool().submit(self._render_loop, session, frame, result)
+        except RuntimeError:  # the pool is shut down: the interpreter is exiting
+            with self._render_lock:
+                self._render_busy = False
+
+    def _render_loop(self, session: Session, frame: Frame, result: SegResult) -> None:
+        job: tuple[Session, Frame, SegResult] | None = (session, frame, result)
+        while job is not None:
+            if not self.closed:
+                try:
+                    self._post("result", _json(self._segmentation(*job)))
+                except Exception as exc:
+                    log.exception("%s: rendering frame %s failed", self.name, job[1].seq)
+                    self._post_error(exc, seq=job[1].seq, timestamp=job[1].t_capture)
+            with self._render_lock:
+                job, self._render_next = self._render_next, None
+                if job is None:
+                    self._render_busy = False
 
     def _segmentation(self, session: Session, frame: Frame, result: SegResult) -> dict[str, Any]:
         from ..render import colorized_png, encode_png, render_overlay
