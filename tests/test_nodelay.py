@@ -1,6 +1,6 @@
 """The Jupyter Server TCP_NODELAY extension (DESIGN.md decision 12), in a real ``jupyter
-server``: enabled by the config file the package installs, active on a live kernel WebSocket,
-and measurably faster for the small messages a kernel sends."""
+server``: enabled by the config file the package installs, and active on a live kernel
+WebSocket."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import threading
@@ -181,16 +180,17 @@ def test_module_import_is_light():
 
 
 @pytest.mark.slow
-def test_kernel_websockets_get_tcp_nodelay_and_answer_faster(tmp_path):
+def test_kernel_websockets_get_tcp_nodelay(tmp_path):
     """A real server, configured only by the installed file: the kernel WebSocket's socket has
-    TCP_NODELAY, and small replies no longer wait ~40 ms for a delayed ACK."""
+    TCP_NODELAY. (How much faster that makes small replies is measured by
+    ``benchmarks/nodelay.py``, not asserted here.)"""
     statuses = []
     on = JupyterServer(tmp_path / "on")
     try:
         assert any("segwidget: TCP_NODELAY on kernel WebSockets enabled" in x for x in on.log)
-        with_nodelay = asyncio.run(
+        asyncio.run(
             _kernel_round_trips(
-                on, 23, check=lambda k: statuses.append((k, on.get("/segwidget/nodelay")))
+                on, 4, check=lambda k: statuses.append((k, on.get("/segwidget/nodelay")))
             )
         )
     finally:
@@ -199,19 +199,16 @@ def test_kernel_websockets_get_tcp_nodelay_and_answer_faster(tmp_path):
     assert status["active"] is True
     assert {"kernel_id": kernel, "tcp_nodelay": True} in status["kernel_websockets"]
 
+
+@pytest.mark.slow
+def test_extension_can_be_disabled(tmp_path):
     off = JupyterServer(
         tmp_path / "off", "--ServerApp.jpserver_extensions={'segwidget.jupyter_nodelay': False}"
     )
     try:
-        with pytest.raises(urllib.error.HTTPError):
-            off.get("/segwidget/nodelay")  # not loaded
-        without = asyncio.run(_kernel_round_trips(off, 23))
+        with pytest.raises(urllib.error.HTTPError) as info:
+            off.get("/segwidget/nodelay")
+        assert info.value.code == 404
+        assert not any("segwidget: TCP_NODELAY" in x for x in off.log)
     finally:
         off.stop()
-
-    on_ms, off_ms = statistics.median(with_nodelay), statistics.median(without)
-    print(
-        f"kernel execute round trip, median of 20: {on_ms:.1f} ms with TCP_NODELAY, "
-        f"{off_ms:.1f} ms without"
-    )
-    assert on_ms < off_ms
