@@ -99,7 +99,8 @@ class StreamStats:
         self.errors = 0
         self._done: collections.deque[tuple[float, dict[str, float]]] = collections.deque()
         self._feedback: collections.deque[tuple[float, dict[str, float]]] = collections.deque()
-        self.switch_ms: float | None = None
+        self.load_ms: float | None = None  # the first profile's load
+        self.switch_ms: float | None = None  # the latest switch from a serving profile
 
     def record(self, timings: dict[str, float]) -> None:
         now = time.perf_counter()
@@ -158,6 +159,7 @@ class StreamStats:
             "frames_processed": processed,
             "frames_dropped": dropped,
             "stages": stages,
+            "load_ms": self.load_ms,
             "switch_ms": self.switch_ms,
         }
 
@@ -201,7 +203,8 @@ class Session:
         """Load ``profile`` in a background thread; the current engine keeps serving meanwhile.
 
         ``sink.on_loading`` fires now, ``sink.on_ready`` (or ``on_error``) when it is done;
-        the time it took is ``stats.switch_ms``. The newest request wins.
+        the time it took is ``stats.switch_ms`` (``stats.load_ms`` for the first profile a
+        session loads). The newest request wins.
         """
         self._switch_token += 1
         token = self._switch_token
@@ -218,8 +221,12 @@ class Session:
                 return
             if token != self._switch_token or self.closed:
                 return  # superseded by a newer switch
+            elapsed = round((time.perf_counter() - t0) * 1000, 1)
+            if self.engine is None:
+                self.stats.load_ms = elapsed
+            else:
+                self.stats.switch_ms = elapsed
             self.engine, self.profile = engine, profile
-            self.stats.switch_ms = round((time.perf_counter() - t0) * 1000, 1)
             self.sink.on_ready(self, engine)
             self.scheduler.notify(self)  # a frame may have waited for the engine
 
