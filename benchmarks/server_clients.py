@@ -105,6 +105,7 @@ async def client(url: str, binary: bool, seconds: float, frames: dict[str, bytes
             text = base64.b64encode(frames["640"]).decode()
         sent: dict[int, float] = {}
         latencies: list[float] = []
+        inference: list[float] = []
         served, errors, seq = 0, 0, 0
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:
@@ -119,8 +120,10 @@ async def client(url: str, binary: bool, seconds: float, frames: dict[str, bytes
             kind = head["type"]
             if kind == "result":
                 done = head["seq"]
+                inference.append(head["timings"]["inference"])
             elif kind == "segmentation":
                 done = int(head["timestamp"])
+                inference.append(head["metadata"]["inference_time_ms"])
             elif kind == "error":
                 errors += 1
                 done = max(sent)
@@ -131,7 +134,12 @@ async def client(url: str, binary: bool, seconds: float, frames: dict[str, bytes
                 latencies.append((time.perf_counter() - sent[done]) * 1000)
             sent = {s: t for s, t in sent.items() if s > done}
         elapsed = time.monotonic() - t0
-        return {"fps": served / elapsed, "errors": errors, "latencies": latencies}
+        return {
+            "fps": served / elapsed,
+            "errors": errors,
+            "latencies": latencies,
+            "inference": inference,
+        }
 
 
 async def round_(url: str, n: int, protocol: str, seconds: float) -> list[dict]:
@@ -162,11 +170,12 @@ def main() -> int:
         info = httpx.get(f"{base}/api/info" + (f"?{query}" if query else "")).json()
         print(
             f"segwidget {info['version']}: profile {args.profile} ({args.weights} weights) on "
-            f"{info['backend']} / {info['device']}; {os.cpu_count()} CPUs; {args.seconds:g} s"
+            f"{info['backend']} / {info['device']}; {os.cpu_count()} CPUs; {args.seconds:g} s; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         print(
             f"{'protocol':9} {'clients':>7} {'fps/client (min..max)':>24} {'total fps':>9} "
-            f"{'latency ms p50':>14} {'p95':>7} {'errors':>6}"
+            f"{'latency ms p50':>14} {'p95':>7} {'inference ms':>12} {'errors':>6}"
         )
         protocols = ["binary", "spec"] if args.protocol == "both" else [args.protocol]
         for protocol in protocols:
@@ -176,12 +185,15 @@ def main() -> int:
                 lat = sorted(x for r in rows for x in r["latencies"])
                 p50 = statistics.median(lat) if lat else float("nan")
                 p95 = lat[int(0.95 * (len(lat) - 1))] if lat else float("nan")
+                inf = [x for r in rows for x in r["inference"]]
+                inf_mean = statistics.mean(inf) if inf else float("nan")
                 spread = f"{statistics.mean(fps):.1f} ({min(fps):.1f}..{max(fps):.1f})"
                 print(
                     f"{protocol:9} {n:>7} {spread:>24} {sum(fps):>9.1f} {p50:>14.1f} "
-                    f"{p95:>7.1f} {sum(r['errors'] for r in rows):>6}",
+                    f"{p95:>7.1f} {inf_mean:>12.1f} {sum(r['errors'] for r in rows):>6}",
                     flush=True,
                 )
+        print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         if proc is not None:
             proc.terminate()
