@@ -91,6 +91,15 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
     return proc, base.replace("http://", "ws://") + "/ws"
 
 
+def process_cpu_s(proc: subprocess.Popen | None) -> float:
+    """User + system CPU seconds of a child process so far (Linux /proc)."""
+    if proc is None:
+        return float("nan")
+    with open(f"/proc/{proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def client(url: str, binary: bool, seconds: float, frames: dict[str, bytes]) -> dict:
     async with websockets.connect(url, max_size=None, open_timeout=60) as ws:
         await ws.send(json.dumps({"type": "init", "config": {"binary": binary}}))
@@ -107,16 +116,20 @@ async def client(url: str, binary: bool, seconds: float, frames: dict[str, bytes
         latencies: list[float] = []
         inference: list[float] = []
         served, errors, seq = 0, 0, 0
+        bytes_up = bytes_down = 0
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:
             while len(sent) < 2:
                 seq += 1
                 sent[seq] = time.perf_counter()
                 if binary:
-                    await ws.send(pack_ws({"type": "frame", "seq": seq}, [jpeg]))
+                    out = pack_ws({"type": "frame", "seq": seq}, [jpeg])
                 else:
-                    await ws.send(json.dumps({"type": "frame", "data": text, "timestamp": seq}))
-            head, _ = unpack_ws(await ws.recv())
+                    out = json.dumps({"type": "frame", "data": text, "timestamp": seq})
+                bytes_up += len(out)
+                await ws.send(out)
+            data = await ws.recv()
+            head, _ = unpack_ws(data)
             kind = head["type"]
             if kind == "result":
                 done = head["seq"]
@@ -131,11 +144,16 @@ async def client(url: str, binary: bool, seconds: float, frames: dict[str, bytes
                 continue
             if kind != "error":
                 served += 1
+                bytes_down += len(data)
                 latencies.append((time.perf_counter() - sent[done]) * 1000)
             sent = {s: t for s, t in sent.items() if s > done}
         elapsed = time.monotonic() - t0
         return {
             "fps": served / elapsed,
+            "served": served,
+            "sent": seq,
+            "bytes_up": bytes_up,
+            "bytes_down": bytes_down,
             "errors": errors,
             "latencies": latencies,
             "inference": inference,
@@ -158,6 +176,7 @@ def main() -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--url", help="an already running server's ws:// URL (with ?token=)")
+    parser.add_argument("--json", help="also write every row to this file")
     args = parser.parse_args()
 
     proc = None
@@ -175,12 +194,16 @@ def main() -> int:
         )
         print(
             f"{'protocol':9} {'clients':>7} {'fps/client (min..max)':>24} {'total fps':>9} "
-            f"{'latency ms p50':>14} {'p95':>7} {'inference ms':>12} {'errors':>6}"
+            f"{'latency ms p50':>14} {'p95':>7} {'inference ms':>12} {'KB up':>6} "
+            f"{'KB down':>7} {'server CPU ms':>13} {'errors':>6}"
         )
+        table = []
         protocols = ["binary", "spec"] if args.protocol == "both" else [args.protocol]
         for protocol in protocols:
             for n in args.clients:
+                cpu0 = process_cpu_s(proc)
                 rows = asyncio.run(round_(url, n, protocol, args.seconds))
+                cpu = process_cpu_s(proc) - cpu0 if proc is not None else float("nan")
                 fps = [r["fps"] for r in rows]
                 lat = sorted(x for r in rows for x in r["latencies"])
                 p50 = statistics.median(lat) if lat else float("nan")
@@ -188,12 +211,36 @@ def main() -> int:
                 inf = [x for r in rows for x in r["inference"]]
                 inf_mean = statistics.mean(inf) if inf else float("nan")
                 spread = f"{statistics.mean(fps):.1f} ({min(fps):.1f}..{max(fps):.1f})"
+                served = sum(r["served"] for r in rows) or 1
+                sent = sum(r["sent"] for r in rows) or 1
+                row = {
+                    "protocol": protocol,
+                    "clients": n,
+                    "fps_per_client": round(statistics.mean(fps), 2),
+                    "fps_min": round(min(fps), 2),
+                    "fps_max": round(max(fps), 2),
+                    "fps_total": round(sum(fps), 2),
+                    "latency_p50_ms": round(p50, 1),
+                    "latency_p95_ms": round(p95, 1),
+                    "inference_ms": round(inf_mean, 2),
+                    "bytes_up_per_frame": round(sum(r["bytes_up"] for r in rows) / sent),
+                    "bytes_down_per_frame": round(sum(r["bytes_down"] for r in rows) / served),
+                    # the server process's CPU time (all threads) per result served
+                    "server_cpu_ms_per_frame": round(cpu * 1000 / served, 2),
+                    "errors": sum(r["errors"] for r in rows),
+                }
+                table.append(row)
                 print(
                     f"{protocol:9} {n:>7} {spread:>24} {sum(fps):>9.1f} {p50:>14.1f} "
-                    f"{p95:>7.1f} {inf_mean:>12.1f} {sum(r['errors'] for r in rows):>6}",
+                    f"{p95:>7.1f} {inf_mean:>12.1f} {row['bytes_up_per_frame'] / 1024:>6.1f} "
+                    f"{row['bytes_down_per_frame'] / 1024:>7.1f} "
+                    f"{row['server_cpu_ms_per_frame']:>13.1f} {row['errors']:>6}",
                     flush=True,
                 )
         print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"info": info, "rows": table}, f, indent=2)
     finally:
         if proc is not None:
             proc.terminate()

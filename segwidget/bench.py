@@ -13,6 +13,8 @@ import numpy as np
 
 from .engine import Engine
 from .hardware import choose_backend
+from .preprocess import encode_jpeg, resize
+from .protocol import encode_mask
 
 
 def bench_frame() -> np.ndarray:
@@ -50,25 +52,37 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def bench_engine(engine: Engine, frame: np.ndarray, seconds: float) -> dict:
-    """Time ``engine.segment(frame)`` for about ``seconds`` (at least 3 runs)."""
-    engine.segment(frame)  # one more warm-up at the real frame size
+    """Time the transports' path for about ``seconds`` (at least 3 runs).
+
+    Like a browser client, the frame is sent as a JPEG already downscaled to the model's
+    size; the server decodes, segments and deflates the mask. ``overhead_pct`` is all that
+    non-model work as a percentage of the model's time.
+    """
+    h, w = engine.model_hw(*frame.shape[:2])
+    jpeg = encode_jpeg(resize(frame, h, w), 80)
+    engine.segment_jpeg(jpeg)  # one more warm-up at the real frame size
     rows: list[dict[str, float]] = []
     t_end = time.perf_counter() + seconds
     while time.perf_counter() < t_end or len(rows) < 3:
         t0 = time.perf_counter()
-        res = engine.segment(frame)
-        rows.append({**res.timings, "total": (time.perf_counter() - t0) * 1000})
+        res = engine.segment_jpeg(jpeg)
+        t1 = time.perf_counter()
+        encode_mask(res.mask)
+        t2 = time.perf_counter()
+        rows.append({**res.timings, "encode": (t2 - t1) * 1000, "total": (t2 - t0) * 1000})
     model = [r["inference"] for r in rows]
-    total = [r["total"] for r in rows]
+    overhead = [r["total"] - r["inference"] for r in rows]
     h, w = res.mask.shape
     return {
         "input": f"{w}x{h}",
         "runs": len(rows),
         "model_p50_ms": _pct(model, 50),
         "model_p95_ms": _pct(model, 95),
+        "decode_ms": _pct([r["decode"] for r in rows], 50),
         "pre_ms": _pct([r["preprocess"] for r in rows], 50),
-        "post_ms": _pct([r["postprocess"] for r in rows], 50),
-        "fps": round(1000 / float(np.median(total)), 1),
+        "post_ms": _pct([r["postprocess"] + r["encode"] for r in rows], 50),
+        "overhead_pct": round(100 * float(np.median(overhead)) / float(np.median(model)), 1),
+        "fps": round(1000 / float(np.median([r["total"] for r in rows])), 1),
     }
 
 
@@ -144,8 +158,10 @@ COLUMNS = [
     ("input", "input"),
     ("model_p50_ms", "model p50"),
     ("model_p95_ms", "p95"),
+    ("decode_ms", "decode"),
     ("pre_ms", "pre"),
     ("post_ms", "post"),
+    ("overhead_pct", "other %"),
     ("fps", "FPS"),
     ("mem_mb", "mem MB"),
     ("load_s", "load s"),
