@@ -9,12 +9,16 @@ do not depend on the transport.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..labels import PALETTES
+from ..profiles import PROFILES
 
 if TYPE_CHECKING:
     from ..engine import Engine
+
+_ready: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def palettes_message() -> dict[str, list[list[int]]]:
@@ -23,16 +27,23 @@ def palettes_message() -> dict[str, list[list[int]]]:
 
 
 def ready_message(engine: Engine) -> dict[str, Any]:
-    """The ``ready`` message for a loaded engine: labels, palettes, input size and info."""
-    return {
-        "type": "ready",
-        "profile": engine.profile.name,
-        "input_size": engine.input_size,
-        "labels": list(engine.labels),
-        "palettes": palettes_message(),
-        "default_colormap": engine.profile.default_colormap,
-        "info": dict(engine.info),
-    }
+    """The ``ready`` message for a loaded engine: labels, palettes, input size and info.
+
+    Built once per engine (the palettes make it a few KB); treat the result as read-only.
+    """
+    msg = _ready.get(engine)
+    if msg is None:
+        msg = _ready[engine] = {
+            "type": "ready",
+            "profile": engine.profile.name,
+            "profiles": list(PROFILES),
+            "input_size": engine.input_size,
+            "labels": list(engine.labels),
+            "palettes": palettes_message(),
+            "default_colormap": engine.profile.default_colormap,
+            "info": dict(engine.info),
+        }
+    return msg
 
 
 def loading_message(profile: str) -> dict[str, Any]:

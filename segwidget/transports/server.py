@@ -29,7 +29,6 @@ import socket
 import sys
 import threading
 import time
-import weakref
 import webbrowser
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -50,8 +49,7 @@ from ..preprocess import DEFAULT_MAX_SIDE
 from ..profiles import PROFILES, get_profile
 from ..protocol import MAX_HEADER_BYTES, pack_ws, unpack_ws
 from ..stream import Frame, Scheduler, Session, default_scheduler, error_message, result_message
-from . import ready_message as base_ready_message
-from . import security
+from . import ready_message, security
 from .messages import (
     ChangeModeMessage,
     ClientErrorMessage,
@@ -226,21 +224,6 @@ def gpu_memory_mb(device: str | None) -> float | None:
     return mb
 
 
-_ready_cache: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def ready_message(engine: Engine) -> dict[str, Any]:
-    """The binary protocol's ``ready`` for an engine (also the body of the spec's ``connected``)."""
-    msg = _ready_cache.get(engine)
-    if msg is None:
-        msg = _ready_cache[engine] = {
-            **base_ready_message(engine),
-            "profiles": list(PROFILES),
-            "available_models": list(PROFILES),
-        }
-    return msg
-
-
 def connected_message(engine: Engine) -> dict[str, Any]:
     """The spec's ``connected``: ``ready``'s fields plus the spec's own.
 
@@ -254,6 +237,7 @@ def connected_message(engine: Engine) -> dict[str, Any]:
         **ready,
         "type": "connected",
         "status": "ready",
+        "available_models": list(PROFILES),
         "class_labels": list(engine.labels),
         "colormap": name,
         "default_colormap": {label: palette[i].tolist() for i, label in enumerate(engine.labels)},
