@@ -40,8 +40,12 @@ def validate_frame(rgb: object, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
     return rgb
 
 
-def decode_jpeg(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
-    """Decode JPEG bytes to RGB, checking the declared size before decoding any pixels."""
+def jpeg_size(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> tuple[int, int]:
+    """``(width, height)`` from a JPEG's header, without decoding pixels.
+
+    FrameError (BAD_JPEG) if it is not a JPEG, FRAME_TOO_LARGE if over the limits: the
+    transports call this on receipt, before a frame is queued.
+    """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise FrameError(f"JPEG data must be bytes, got {type(data).__name__}", code="BAD_JPEG")
     if len(data) > MAX_JPEG_BYTES:
@@ -51,7 +55,7 @@ def decode_jpeg(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as img:  # reads the header only
             fmt, (w, h) = img.format, img.size
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise FrameError("frame is not a decodable JPEG", code="BAD_JPEG") from None
     if fmt != "JPEG":
         raise FrameError(f"frame must be a JPEG, got {fmt}", code="BAD_JPEG")
@@ -59,6 +63,12 @@ def decode_jpeg(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
         raise FrameError(
             f"frame is {w}x{h}; the limit is {max_side} px a side", code="FRAME_TOO_LARGE"
         )
+    return w, h
+
+
+def decode_jpeg(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
+    """Decode JPEG bytes to RGB, checking the declared size before decoding any pixels."""
+    w, h = jpeg_size(data, max_side)
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or bgr.shape[:2] != (h, w):
         raise FrameError("frame is not a decodable JPEG", code="BAD_JPEG")

@@ -123,3 +123,13 @@ def test_truncated_jpeg_does_not_crash(photo):
     except FrameError as exc:
         outcome.append(exc.code)
     assert outcome[0] in (photo.shape, "BAD_JPEG")
+
+
+def test_decompression_bomb_header_is_a_clear_error():
+    """A header declaring billions of pixels is refused before PIL or OpenCV allocate."""
+    data = bytearray(encode_jpeg(np.zeros((8, 8, 3), np.uint8)))
+    sof = data.index(b"\xff\xc0")  # baseline start-of-frame: length, precision, height, width
+    data[sof + 5 : sof + 9] = (65000).to_bytes(2, "big") * 2
+    with pytest.raises(FrameError) as info:
+        decode_jpeg(bytes(data))
+    assert info.value.code in ("BAD_JPEG", "FRAME_TOO_LARGE")

@@ -21,7 +21,6 @@ import base64
 import binascii
 import collections
 import contextlib
-import io
 import json
 import logging
 import os
@@ -37,7 +36,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from PIL import Image, UnidentifiedImageError
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocketDisconnect
 
@@ -45,7 +43,7 @@ from ..engine import LABELS, Engine, SegResult
 from ..errors import FrameError, ProtocolError, SegwidgetError
 from ..hardware import BACKENDS, DEVICES, choose_backend
 from ..labels import COLORMAPS, PALETTES, resolve_palette
-from ..preprocess import DEFAULT_MAX_SIDE
+from ..preprocess import DEFAULT_MAX_SIDE, jpeg_size
 from ..profiles import PROFILES, get_profile
 from ..protocol import MAX_HEADER_BYTES, pack_ws, unpack_ws
 from ..stream import Frame, Scheduler, Session, default_scheduler, error_message, result_message
@@ -156,22 +154,6 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
     return str(obj)
-
-
-def _peek_jpeg(data: bytes, max_side: int) -> tuple[int, int]:
-    """Width and height from a JPEG's header, without decoding pixels; FrameError if not one."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt, (w, h) = img.format, img.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise FrameError("frame is not a decodable JPEG", code="BAD_JPEG") from None
-    if fmt != "JPEG":
-        raise FrameError(f"frame must be a JPEG, got {fmt}", code="BAD_JPEG")
-    if max(w, h) > max_side:
-        raise FrameError(
-            f"frame is {w}x{h}; the limit is {max_side} px a side", code="FRAME_TOO_LARGE"
-        )
-    return w, h
 
 
 def _decode_base64(data: str) -> bytes:
@@ -512,7 +494,7 @@ class Connection:
                 raise ProtocolError(
                     "BAD_MESSAGE", "a frame needs its JPEG: base64 'data' or binary buffer 0"
                 )
-            _peek_jpeg(jpeg, self.config.max_side)
+            jpeg_size(jpeg, self.config.max_side)
         except SegwidgetError as exc:
             self._post_error(exc, seq=seq, timestamp=msg.timestamp)
             return
