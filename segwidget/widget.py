@@ -26,6 +26,7 @@ import traitlets as t
 from .engine import LABELS, Engine, SegResult
 from .labels import COLORMAPS, resolve_palette, validate_class_filter
 from .profiles import PROFILES
+from .render import VIZ_MODES
 from .results import Recording, RecordingResult, Result
 from .sources import FrameSource, SourceRunner, make_source
 from .stream import Frame, Session, default_scheduler
@@ -33,7 +34,6 @@ from .transports.comm import CommTransport
 
 log = logging.getLogger(__name__)
 
-VIZ_MODES = ("filled", "contour", "side-by-side", "blend")
 SOURCE_KINDS = ("browser", "kernel")
 #: Traits Python sets and the view only reads; view updates to them are ignored.
 READ_ONLY = ("labels", "detected", "stats", "error")

@@ -46,6 +46,7 @@ from ..labels import COLORMAPS, PALETTES, resolve_palette
 from ..preprocess import DEFAULT_MAX_SIDE, jpeg_size
 from ..profiles import PROFILES, get_profile
 from ..protocol import MAX_HEADER_BYTES, pack_ws, unpack_ws
+from ..render import VIZ_MODES
 from ..stream import Frame, Scheduler, Session, default_scheduler, error_message, result_message
 from . import ready_message, security
 from .messages import (
@@ -64,7 +65,6 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 DEFAULT_RATE_LIMIT = 100.0  # messages a second per client
-VIZ_MODES = ("filled", "contour", "side-by-side", "blend")
 MAX_OUTBOX = 64  # messages waiting to be sent to one client, all kinds together
 PNG_OUTPUTS = ("composite", "mask")
 
