@@ -1,5 +1,8 @@
 """Fixtures for the end-to-end tests: fake webcam clip, Playwright, Jupyter hosts.
 
+The harness itself (fake video, Jupyter launcher, kernel probe, Chromium, pixel checks) is
+:mod:`segwidget.e2e`; this file only wires it into pytest fixtures.
+
 Every test in this folder needs Debian's Chromium and the ``playwright`` Python package
 (never ``playwright install``: the system Chromium is driven through ``executable_path``);
 the Jupyter host fixtures also need ``jupyterlab`` / ``notebook`` / ``voila``. Missing
@@ -14,15 +17,21 @@ import time
 
 import pytest
 
-from .fixtures import (
+from segwidget.e2e import (
     HOST_MODULE,
-    METRICS,
+    WIDGET_CELLS,
+    WIDGET_SELECTOR,
     FakeVideo,
+    SegWidgetPage,
     WidgetHost,
     chromium_path,
+    launch_chromium,
     make_fake_video,
     missing_module,
 )
+
+#: Figures the tests measured (e.g. fps / latency per host), printed in pytest's summary.
+METRICS: dict[str, dict] = {}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -30,6 +39,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "/tests/e2e/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def metrics() -> dict[str, dict]:
+    """Add ``name: {figures}`` to have them printed in pytest's summary (and saved)."""
+    return METRICS
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +80,6 @@ def playwright_driver(chromium):
 @pytest.fixture(scope="session")
 def launch_browser(playwright_driver, chromium, fake_video, tmp_path_factory):
     """``launch_browser()`` -> a fresh Chromium context (own user-data-dir, fake camera)."""
-    from .fixtures import launch_chromium
-
     contexts = []
 
     def launch():
@@ -120,7 +133,6 @@ def open_segwidget(widget_host_factory, fake_video):
     ``stats['frames_processed'] > 0`` (read in the kernel) means the model loaded and frames
     went browser -> kernel -> browser.
     """
-    from .helpers import WIDGET_CELLS, WIDGET_SELECTOR, SegWidgetPage
 
     def open_(kind: str) -> SegWidgetPage:
         host = widget_host_factory(kind, WIDGET_CELLS, WIDGET_SELECTOR)

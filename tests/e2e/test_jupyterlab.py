@@ -5,13 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .fixtures import METRICS
-from .helpers import (
-    check_frames_flow,
-    check_opacity,
-    explain,
-    voc_palette,
-)
+from segwidget.e2e import explain, voc_palette
+from segwidget.e2e.checks import check_frames_flow, check_opacity
 
 pytestmark = pytest.mark.e2e
 
@@ -23,11 +18,11 @@ def sw(open_segwidget):
     return page
 
 
-def test_frames_flow_and_fast_profile_figures(sw):
+def test_frames_flow_and_fast_profile_figures(sw, metrics):
     stats = check_frames_flow(sw)
     print("stats:", stats)
     steady = sw.steady_stats(samples=5)
-    METRICS["JupyterLab, fast profile, random weights"] = steady
+    metrics["JupyterLab, fast profile, random weights"] = steady
     print("fast profile in JupyterLab:", steady)
     assert steady["fps"] > 0
     assert steady["latency_ms"] > 0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .fixtures import METRICS
-from .helpers import check_frames_flow, check_opacity
+from segwidget.e2e.checks import check_frames_flow, check_opacity
 
 pytestmark = pytest.mark.e2e
 
@@ -17,9 +16,9 @@ def sw(open_segwidget):
     return page
 
 
-def test_frames_flow(sw):
+def test_frames_flow(sw, metrics):
     stats = check_frames_flow(sw)
-    METRICS["Jupyter Notebook 7, fast profile, random weights"] = {
+    metrics["Jupyter Notebook 7, fast profile, random weights"] = {
         k: stats.get(k) for k in ("fps", "latency_ms", "inference_ms", "frames_processed")
     }
 

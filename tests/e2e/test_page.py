@@ -13,10 +13,9 @@ import re
 import numpy as np
 import pytest
 
+from segwidget.e2e import palette_fraction, read_canvas, wait_until
 from segwidget.labels import PALETTES
 from segwidget.transports.server import STATIC_DIR, BackgroundServer, ServerConfig
-
-from .fixtures import palette_fraction, read_canvas, wait_until
 
 TOKEN = "e2e-page-token-0123456789"
 VOC = [tuple(c) for c in PALETTES["voc"].tolist()]
