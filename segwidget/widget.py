@@ -35,6 +35,7 @@ from .transports.comm import CommTransport
 log = logging.getLogger(__name__)
 
 SOURCE_KINDS = ("browser", "kernel")
+UPLOAD_SIZES = ("model", "full")
 #: Traits Python sets and the view only reads; view updates to them are ignored.
 READ_ONLY = ("labels", "detected", "stats", "error")
 LOAD_ERRORS = ("WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED")
@@ -63,6 +64,16 @@ class SegWidget(anywidget.AnyWidget):
     **settings)``. ``source`` may also be a camera index, a video path or URL, or an
     iterable of RGB frames; the kernel then reads the frames. ``settings`` are any of the
     synced traits below (``viz_mode="contour"``, ``opacity=0.4``, ...).
+
+    Advanced settings of the browser's capture loop (the defaults are what measured best,
+    see ``docs/PERFORMANCE.md``):
+
+    - ``max_in_flight`` (1 or 2, default 2): frames sent and not yet answered. Two overlap
+      the next frame's capture and upload with the current inference; one never queues.
+    - ``upload_size`` (``"model"`` or ``"full"``, default ``"model"``): the browser
+      downscales each frame to the profile's input size before JPEG-encoding it ("model"),
+      or sends it at the camera's resolution for the kernel to downscale ("full": more
+      bytes and more encode and decode time, the same mask).
     """
 
     _esm = _asset("widget.js", _MISSING_BUNDLE)
@@ -78,6 +89,8 @@ class SegWidget(anywidget.AnyWidget):
     show_legend = t.Bool(True).tag(sync=True)
     resolution = t.List([640, 480]).tag(sync=True)
     jpeg_quality = t.Int(80).tag(sync=True)
+    max_in_flight = t.Int(2).tag(sync=True)
+    upload_size = t.Enum(UPLOAD_SIZES, default_value="model").tag(sync=True)
     running = t.Bool(True).tag(sync=True)
     source_kind = t.Enum(SOURCE_KINDS, default_value="browser").tag(sync=True)
     labels = t.List(t.Unicode(), read_only=True).tag(sync=True)
@@ -166,6 +179,13 @@ class SegWidget(anywidget.AnyWidget):
         if not 1 <= proposal["value"] <= 100:
             raise t.TraitError(f"jpeg_quality must be from 1 to 100, got {proposal['value']!r}")
         return proposal["value"]
+
+    @t.validate("max_in_flight")
+    def _check_in_flight(self, proposal: Any) -> int:
+        value = proposal["value"]
+        if isinstance(value, bool) or value not in (1, 2):
+            raise t.TraitError(f"max_in_flight must be 1 or 2, got {value!r}")
+        return int(value)
 
     @t.validate("resolution")
     def _check_resolution(self, proposal: Any) -> list[int]:

@@ -312,6 +312,10 @@ def test_trait_validation(make_widget):
         ("resolution", [0, 480], "[width, height]"),
         ("resolution", [640], "[width, height]"),
         ("jpeg_quality", 0, "1 to 100"),
+        ("max_in_flight", 0, "1 or 2"),
+        ("max_in_flight", 3, "1 or 2"),
+        ("max_in_flight", True, "1 or 2"),
+        ("upload_size", "huge", "'full'"),
         ("profile", "turbo", "'balanced'"),
         ("source_kind", "phone", "'kernel'"),
     ]
@@ -336,6 +340,9 @@ def test_trait_validation(make_widget):
     w.colormap = "custom"
     w.resolution = (320, 240)
     assert w.resolution == [320, 240]
+    w.max_in_flight = 1
+    w.upload_size = "full"
+    assert (w.max_in_flight, w.upload_size) == (1, "full")
     with pytest.raises(traitlets.TraitError, match="colormap is 'custom'"):
         w.custom_palette = []
 

@@ -84,6 +84,33 @@ export class FrameFlow {
   }
 }
 
+/** Frames in flight when the `max_in_flight` setting is missing or invalid. */
+export const DEFAULT_MAX_IN_FLIGHT = 2;
+
+/**
+ * The `max_in_flight` setting as the window size: 1 or 2 (anything else: the default).
+ * One in flight adds no queueing anywhere; two overlap the round trip with the next frame's
+ * capture and upload.
+ * @param {any} value
+ * @returns {number}
+ */
+export function maxInFlight(value) {
+  const n = typeof value === "number" || typeof value === "string" ? Number(value) : NaN;
+  return n === 1 || n === 2 ? n : DEFAULT_MAX_IN_FLIGHT;
+}
+
+/**
+ * Long side of the uploaded JPEG for the `upload_size` setting: the model's input size
+ * ("model", the default: the browser downscales before encoding, DESIGN.md decision 2) or no
+ * limit ("full": the camera's own resolution; the server downscales).
+ * @param {any} setting
+ * @param {number} inputSize  the profile's input size from `ready`
+ * @returns {number}
+ */
+export function uploadSide(setting, inputSize) {
+  return setting === "full" ? Infinity : inputSize;
+}
+
 /**
  * The `feedback` object a frame header carries about the last rendered result.
  * @param {{seq: number, t_capture: number, server_ms?: number}} result  the result header

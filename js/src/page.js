@@ -25,6 +25,8 @@ export function wsUrl(location) {
 
 /**
  * Settings given in the page URL: ?profile=fast&resolution=1280x720&quality=80&autostart=1
+ * and the advanced ones, &in_flight=1 (max_in_flight: 1 or 2) and &upload=full (upload_size:
+ * model or full)
  * @param {string} search
  * @returns {Record<string, any>}
  */
@@ -39,6 +41,10 @@ export function settingsFromQuery(search) {
   const quality = Number(q.get("quality"));
   if (quality >= 1 && quality <= 100) out.jpeg_quality = Math.round(quality);
   if (q.get("autostart") === "1") out.running = true;
+  const inFlight = q.get("in_flight");
+  if (inFlight === "1" || inFlight === "2") out.max_in_flight = Number(inFlight);
+  const upload = q.get("upload");
+  if (upload === "model" || upload === "full") out.upload_size = upload;
   return out;
 }
 

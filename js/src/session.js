@@ -1,5 +1,14 @@
 // The orchestration shared by the widget and the page: builds the UI, runs the capture loop
-// (at most two frames in flight), decodes results and draws them every animation frame.
+// (at most `max_in_flight` frames in flight, 1 or 2), decodes results and draws them every
+// animation frame.
+//
+// For benchmarks and integrations the view's root element (`.segwidget`) dispatches two
+// bubbling DOM events (`detail` times are client-clock ms, as `t_capture`):
+//   "segwidget:frame"   a frame was sent: {seq, t_capture, t_sent, bytes, width, height,
+//                       capture_ms, encode_ms, in_flight, max_in_flight, upload_size}
+//   "segwidget:render"  a result was drawn for the first time: {seq, t_capture, t_sent,
+//                       t_received, t_rendered, latency_ms, decode_ms, render_ms, server_ms,
+//                       timings (the server's per-stage ms), profile}
 //
 // transport: {send(header, buffers?), onMessage(cb(header, buffers)) -> unsubscribe,
 //             isOpen?() -> boolean}
@@ -8,7 +17,7 @@
 import { Banner } from "./banner.js";
 import { Camera, cameraError } from "./capture.js";
 import { Controls, DEFAULT_PROFILES } from "./controls.js";
-import { FrameFlow, makeFeedback } from "./flow.js";
+import { FrameFlow, makeFeedback, maxInFlight, uploadSide } from "./flow.js";
 import { Legend, legendEntries } from "./legend.js";
 import { buildLut, filterIndices, resolvePalette } from "./palette.js";
 import { clientNow, decodeMask, toUint8Array } from "./protocol.js";
@@ -106,9 +115,20 @@ export function createSession({ el, store, transport }) {
   const means = Object.fromEntries(CLIENT_STAGES.map((k) => [k, new RollingMean(1000)]));
   const latencyMean = new RollingMean(1000);
   const resultRate = new RollingMean(1000);
-  const flow = new FrameFlow({ maxInFlight: 2, timeoutMs: 2000, onTimeout: () => pump() });
+  const flow = new FrameFlow({
+    maxInFlight: maxInFlight(store.get("max_in_flight")),
+    timeoutMs: 2000,
+    onTimeout: () => pump(),
+  });
   /** @type {(() => void)[]} */
   const cleanups = [];
+
+  /**
+   * Tell listeners on the page (benchmarks, integrations) what happened; see the header.
+   * @param {string} name
+   * @param {Record<string, any>} detail
+   */
+  const emit = (name, detail) => root.dispatchEvent(new CustomEvent(name, { bubbles: true, detail }));
 
   const kernelSource = () => store.get("source_kind") === "kernel";
   const labels = () => /** @type {string[]} */ ((ready && ready.labels) || store.get("labels") || []);
@@ -248,7 +268,9 @@ export function createSession({ el, store, transport }) {
       while (canCapture() && flow.canSend()) {
         await camera.nextFrame();
         if (!canCapture() || !flow.canSend()) break;
-        const grab = await camera.grab(Number(/** @type {Header} */ (ready).input_size), store.get("jpeg_quality"));
+        const uploadSize = store.get("upload_size") || "model";
+        const side = uploadSide(uploadSize, Number(/** @type {Header} */ (ready).input_size));
+        const grab = await camera.grab(side, store.get("jpeg_quality"));
         if (!grab || !canCapture()) break;
         seq += 1;
         /** @type {Header} */
@@ -265,8 +287,22 @@ export function createSession({ el, store, transport }) {
         const now = performance.now();
         means.capture.add(grab.capture_ms, now);
         means.encode.add(grab.encode_ms, now);
-        flow.begin({ seq, t_capture: grab.t_capture, t_sent: clientNow() });
+        const t_sent = clientNow();
+        flow.begin({ seq, t_capture: grab.t_capture, t_sent });
         transport.send(header, [grab.bytes]);
+        emit("segwidget:frame", {
+          seq,
+          t_capture: grab.t_capture,
+          t_sent,
+          bytes: grab.bytes.length,
+          width: grab.width,
+          height: grab.height,
+          capture_ms: grab.capture_ms,
+          encode_ms: grab.encode_ms,
+          in_flight: flow.size,
+          max_in_flight: flow.maxInFlight,
+          upload_size: uploadSize,
+        });
       }
     } catch (err) {
       console.error("segwidget: capture failed", err);
@@ -433,14 +469,29 @@ export function createSession({ el, store, transport }) {
       latest.rendered = true;
       resultRate.add(1, t1);
       if (!kernelSource()) {
-        feedback = makeFeedback(/** @type {any} */ (latest.header), {
-          t_rendered: clientNow(),
+        const t_rendered = clientNow();
+        const header = /** @type {any} */ (latest.header);
+        feedback = makeFeedback(header, {
+          t_rendered,
           render_ms: t1 - t0,
           decode_ms: latest.decode_ms,
           t_sent: latest.t_sent,
           t_received: latest.t_received,
         });
         latencyMean.add(feedback.latency_ms, t1);
+        emit("segwidget:render", {
+          seq: header.seq,
+          t_capture: header.t_capture,
+          t_sent: latest.t_sent,
+          t_received: latest.t_received,
+          t_rendered,
+          latency_ms: t_rendered - header.t_capture,
+          decode_ms: latest.decode_ms,
+          render_ms: t1 - t0,
+          server_ms: header.server_ms,
+          timings: header.timings,
+          profile: header.profile,
+        });
       }
     }
   }
@@ -492,6 +543,12 @@ export function createSession({ el, store, transport }) {
     cleanups.push(store.on(name, redraw));
   }
   for (const name of ["show_fps", "show_legend"]) cleanups.push(store.on(name, () => updateOverlay(performance.now())));
+  cleanups.push(
+    store.on("max_in_flight", (value) => {
+      flow.maxInFlight = maxInFlight(value);
+      pump();
+    }),
+  );
   cleanups.push(store.on("running", applyRunning));
   cleanups.push(store.on("source_kind", applyRunning));
   cleanups.push(

@@ -21,6 +21,8 @@ export const DEFAULT_SETTINGS = Object.freeze({
   show_legend: true,
   resolution: [640, 480],
   jpeg_quality: 80,
+  max_in_flight: 2,
+  upload_size: "model",
   running: false,
   source_kind: "browser",
   labels: [],

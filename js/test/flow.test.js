@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { FrameFlow, makeFeedback } from "../src/flow.js";
+import { DEFAULT_MAX_IN_FLIGHT, FrameFlow, makeFeedback, maxInFlight, uploadSide } from "../src/flow.js";
 
 /** Manual timers: run() fires the ones due at `now`. */
 function fakeTimers() {
@@ -97,4 +97,20 @@ test("feedback: capture-to-render latency and round trip minus server time", () 
   assert.equal("network_ms" in unknown, false);
   const clamp = makeFeedback({ seq: 1, t_capture: 0, server_ms: 50 }, { t_rendered: 5, render_ms: 1, decode_ms: 1, t_sent: 0, t_received: 40 });
   assert.equal(clamp.network_ms, 0);
+});
+
+test("max_in_flight setting: 1 or 2, anything else the default", () => {
+  assert.equal(maxInFlight(1), 1);
+  assert.equal(maxInFlight(2), 2);
+  assert.equal(maxInFlight("1"), 1);
+  for (const bad of [undefined, null, 0, 3, 1.5, "x", true]) assert.equal(maxInFlight(bad), DEFAULT_MAX_IN_FLIGHT);
+  const flow = new FrameFlow({ maxInFlight: maxInFlight(1), timers: fakeTimers() });
+  flow.begin(frame(1));
+  assert.equal(flow.canSend(), false);
+});
+
+test("upload_size setting: the model's input size, or no limit for full", () => {
+  assert.equal(uploadSide("model", 320), 320);
+  assert.equal(uploadSide(undefined, 320), 320);
+  assert.equal(uploadSide("full", 320), Infinity);
 });
