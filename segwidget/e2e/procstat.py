@@ -32,11 +32,19 @@ def _stat(pid: int) -> tuple[int, int] | None:
 
 
 def cmdline(pid: int) -> list[str]:
+    """The arguments of ``pid`` (empty when it is gone).
+
+    Chromium's child processes rewrite their command line as one space-separated string;
+    that is split back into arguments.
+    """
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return []
-    return [p.decode(errors="replace") for p in raw.split(b"\0") if p]
+    args = [p.decode(errors="replace") for p in raw.split(b"\0") if p]
+    if len(args) == 1 and " --" in args[0]:
+        args = args[0].split(" ")
+    return args
 
 
 def descendants(root: int) -> list[int]:

@@ -1,0 +1,67 @@
+"""``segwidget bench --e2e`` runs the widget in JupyterLab and reports sane figures.
+
+Behaviour only (the JSON's shape and that frames flowed), never timing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from segwidget.bench_e2e import requirements
+
+pytestmark = pytest.mark.e2e
+
+
+def test_bench_e2e_lab_json(tmp_path):
+    why = requirements(["lab"])
+    if why:
+        pytest.skip(why)
+    cmd = ["bench", "--e2e", "--host", "lab", "--seconds", "3", "--json"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "segwidget.cli", *cmd],
+        capture_output=True,
+        text=True,
+        timeout=480,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(proc.stdout)
+    (run,) = result["runs"]
+    assert run["host"] == "lab"
+    assert run["fps"] > 0
+    assert run["frames_rendered"] > 0
+    assert 0 < run["latency_p50_ms"] <= run["latency_p95_ms"]
+    assert run["frames_dropped"] >= 0
+    assert run["first_result_s"] is not None
+    assert run["first_result_s"] > 0
+    stages = run["stages"]
+    for stage in ("capture", "encode", "inference", "decode_mask", "render"):
+        assert stages[stage] > 0, stage
+    parts = run["latency_parts"]
+    total = sum(parts[k] for k in ("before_send", "network", "server", "after_receive"))
+    assert total == pytest.approx(run["latency_mean_ms"], rel=0.05, abs=1.0)
+    cpu = run["cpu"]["by_process"]
+    assert cpu.get("kernel", 0) > 0
+    assert cpu.get("jupyter server", 0) >= 0
+    assert any(name.startswith("chromium:") for name in cpu)
+    assert run["upload_size"] == "320x240"  # the fast profile's input size, aspect kept
+
+
+def test_bench_e2e_skips_with_a_reason_when_something_is_missing(monkeypatch, capsys):
+    import argparse
+
+    from segwidget import bench_e2e
+
+    monkeypatch.setattr(bench_e2e, "requirements", lambda hosts: "Chromium is not installed")
+    args = argparse.Namespace(e2e=True, host="lab", seconds=3.0, json=True)
+    assert bench_e2e.run_e2e(args) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {
+        "kind": "segwidget-bench-e2e",
+        "skipped": "Chromium is not installed",
+    }
+    assert "skipped: Chromium is not installed" in out.err
