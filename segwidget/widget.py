@@ -24,6 +24,7 @@ import numpy as np
 import traitlets as t
 
 from .engine import LABELS, Engine, SegResult
+from .kernel_status import quiet_comm, unquiet_comm
 from .labels import COLORMAPS, resolve_palette, validate_class_filter
 from .profiles import PROFILES
 from .render import VIZ_MODES
@@ -162,6 +163,9 @@ class SegWidget(anywidget.AnyWidget):
         )
         self._transport.session = self._session
         self.on_msg(self._on_custom_message)
+        # Frames arrive as comm messages: no busy/idle status flicker for each one (see
+        # segwidget/kernel_status.py; it costs JupyterLab a third of its CPU while streaming).
+        self._quiet_status = quiet_comm(self.model_id)
         self._session.start()
         if self._source is not None and self.running:
             self._start_source()
@@ -336,6 +340,8 @@ class SegWidget(anywidget.AnyWidget):
     def close(self) -> None:
         """Stop the source and the stream, release cameras, finish recordings, close the view."""
         try:
+            if getattr(self, "_quiet_status", False) and self.comm is not None:
+                unquiet_comm(self.model_id)
             self._stop_source(wait=True)
             if self._source is not None:
                 self._source.close()

@@ -28,6 +28,40 @@ def test_frames_flow_and_fast_profile_figures(sw, metrics):
     assert steady["latency_ms"] > 0
 
 
+# While 20 results are drawn: the busy statuses the page receives for comm messages (the
+# frames, the view's own trait updates), and how many sent messages still wait for their idle
+# status (JupyterLab keeps a future per message). Statuses of other requests (the probe's,
+# still on their way) are not counted.
+JS_KERNEL_STATUS_WHILE_STREAMING = """() => new Promise((resolve) => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  let busy = 0, renders = 0;
+  const onMessage = (_k, args) => {
+    const m = args.msg;
+    if (args.direction === 'recv' && m.header.msg_type === 'status'
+        && m.content.execution_state === 'busy' && m.parent_header.msg_type === 'comm_msg') busy++;
+  };
+  kernel.anyMessage.connect(onMessage);
+  const onRender = () => {
+    if (++renders < 20) return;
+    kernel.anyMessage.disconnect(onMessage);
+    document.removeEventListener('segwidget:render', onRender, true);
+    resolve({busy, renders, futures: kernel._futures ? kernel._futures.size : null});
+  };
+  document.addEventListener('segwidget:render', onRender, true);
+})"""
+
+
+def test_kernel_status_stays_idle_while_streaming(sw):
+    """Frames are comm messages: the kernel skips their busy status (no indicator flicker,
+    far less work for JupyterLab) but still sends idle, so no message waits forever."""
+    seen = sw.host.page.evaluate(JS_KERNEL_STATUS_WHILE_STREAMING)
+    print("kernel status while streaming:", seen)
+    assert seen["renders"] == 20
+    assert seen["busy"] == 0, seen
+    if seen["futures"] is not None:
+        assert seen["futures"] <= 5, seen
+
+
 def test_opacity_changes_pixels(sw):
     seen = check_opacity(sw)
     print({k: str(v) for k, v in seen.items()})
