@@ -211,7 +211,9 @@ def test_widget_streams_the_camera_and_draws_results(widget_page):
     page.wait_for_function("() => document.querySelector('.sw-canvas').width === 1280")
 
     # Stop from the toolbar: the trait goes false and the camera's tracks end
-    page.evaluate("() => { window.track = document.querySelector('.sw-video').srcObject.getTracks()[0] }")
+    page.evaluate(
+        "() => { window.track = document.querySelector('.sw-video').srcObject.getTracks()[0] }"
+    )
     page.click(".sw-start")
     state = page.evaluate(
         "() => [model.get('running'), document.querySelector('.sw-video').srcObject, track.readyState]"
