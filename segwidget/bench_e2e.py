@@ -22,7 +22,9 @@ every figure comes from per-frame records taken in the browser:
 ``run_all`` measures, in one run, the side-by-side experiments of issue 5 as ratios:
 TCP_NODELAY on vs off (two JupyterLab servers, windows alternated A B B A), one vs two
 frames in flight and model-size vs full-size upload (the widget's ``max_in_flight`` and
-``upload_size`` settings, same host, alternated), our widget vs the common notebook loop
+``upload_size`` settings, same host, alternated), ONNX Runtime's thread pool spinning
+(its default) vs not (``session.intra_op.allow_spinning = 0`` set in a second kernel before
+the engine loads), our widget vs the common notebook loop
 (OpenCV reads the same clip, the same engine segments, ``render_overlay`` composites,
 ``cv2.imencode`` and ``ipywidgets.Image.value``; its FPS and latency are measured in the
 browser from the image's loads), and the kernel round trip with and without TCP_NODELAY
@@ -120,9 +122,17 @@ display(image)
 
 def run_baseline(path, seconds, quality=80, opacity=0.6):
     cap = cv2.VideoCapture(path)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30
     rows = []
-    t_end = time.monotonic() + seconds
-    while time.monotonic() < t_end:
+    start = time.perf_counter()
+    n = -1
+    while time.perf_counter() - start < seconds:
+        # Paced like a camera: frame n exists at start + n / fps; a slow loop gets the
+        # newest one, a fast loop waits for the next.
+        n = max(n + 1, int((time.perf_counter() - start) * fps))
+        wait = start + n / fps - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
         t0 = time.perf_counter()
         ok, bgr = cap.read()
         if not ok:  # the clip loops, like the browser's fake camera
@@ -148,6 +158,34 @@ def run_baseline(path, seconds, quality=80, opacity=0.6):
     return rows
 """
 ]
+
+# The widget with ONNX Runtime's intra-op thread pool not spinning while it waits for work
+# (``session.intra_op.allow_spinning = 0``), set before the engine loads. An experiment: the
+# engine's own options are left as they are elsewhere.
+ORT_NO_SPIN_CELLS = [
+    """import onnxruntime as _ort
+
+_Session = _ort.InferenceSession
+
+
+class _NoSpinSession(_Session):
+    def __init__(self, path, sess_options=None, *args, **kwargs):
+        if sess_options is not None:
+            sess_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        super().__init__(path, sess_options, *args, **kwargs)
+
+
+_ort.InferenceSession = _NoSpinSession
+""",
+    "from segwidget import SegWidget\n\nw = SegWidget(weights='random')\nw",
+]
+
+#: The engine's ONNX Runtime spinning setting, read in the kernel ("" when unset: spinning).
+SPIN_SETTING = (
+    "getattr(getattr(w.engine, 'backend', None), 'session', None) and "
+    "w.engine.backend.session.get_session_options()"
+    ".get_session_config_entry('session.intra_op.allow_spinning')"
+)
 
 # Records, in the page, every src the baseline's <img> gets and every image it loads.
 JS_IMAGE_WATCH = r"""() => {
@@ -679,7 +717,8 @@ class E2EBench:
             "download_bytes": _mean(r["bytes"] for r in rows_all),
             "cpu": cpu,
             "startup_s": target.startup,
-            "method": "kernel loop: cv2.VideoCapture on the same clip (unpaced), engine.segment, "
+            "method": "kernel loop: cv2.VideoCapture on the same clip, paced at its 30 fps like "
+            "a camera, engine.segment, "
             "render_overlay, cv2.imencode, Image.value; fps = image loads per second in the "
             "page; latency = image load (page clock) - frame read (kernel wall clock, the "
             "same machine)",
@@ -732,7 +771,11 @@ def run_host(host: str, seconds: float) -> dict[str, Any]:
 
 
 def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
-    """Every host and every side-by-side experiment, in one run (about 7 + 10 x seconds s)."""
+    """Every host and every side-by-side experiment, in one run.
+
+    About 2 minutes of start-ups plus 12 x ``seconds`` of measured windows (about 6 minutes
+    with the default 15 s on 2 cores).
+    """
     t_start = time.monotonic()
     out: dict[str, Any] = {
         "kind": "segwidget-bench-e2e",
@@ -823,6 +866,34 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         off.close()
         bench.targets.remove(off)
 
+        # ONNX Runtime's thread pool spinning (default) vs not, with Chromium on the same cores
+        lab.set(running=False)
+        nospin = bench.open_widget("lab", "JupyterLab, ORT no spinning", cells=ORT_NO_SPIN_CELLS)
+        settings = {}
+        for label, t in (("ORT default", lab), ("allow_spinning=0", nospin)):
+            try:
+                settings[label] = t.probe.eval(SPIN_SETTING)
+            except Exception as exc:
+                settings[label] = f"unknown: {exc}"
+        res = bench.alternate(
+            [
+                ("ORT default", lab, only(lab, nospin), lambda f: True),
+                ("allow_spinning=0", nospin, only(nospin, lab), lambda f: True),
+            ]
+        )
+        experiments["ort_spinning"] = {**res, "allow_spinning_setting": settings}
+        comparisons.append(
+            _compare(
+                "ort_spinning",
+                "ONNX Runtime threads not spinning vs default",
+                res["allow_spinning=0"],
+                res["ORT default"],
+            )
+        )
+        nospin.set(running=False)
+        nospin.close()
+        bench.targets.remove(nospin)
+
         # (6) our widget vs the common notebook loop, in JupyterLab
         lab.set(running=False)
         base = bench.open_widget(
@@ -877,7 +948,7 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         }
     )
     rows_for_table = [*runs]
-    for exp in ("in_flight", "upload_size", "nodelay"):
+    for exp in ("in_flight", "upload_size", "nodelay", "ort_spinning"):
         for label, row in experiments[exp].items():
             if isinstance(row, dict) and "fps" in row:
                 rows_for_table.append({**row, "name": f"{row['name']} [{label}]"})
@@ -904,17 +975,21 @@ def _nodelay_status(target: Target) -> Any:
 
 
 def _compare(name: str, what: str, a: dict, b: dict) -> dict[str, Any]:
-    """``a`` vs ``b``: FPS ratio a/b and p50 latency ratio b/a (above 1: a is better)."""
+    """``a`` vs ``b`` as ratios a / b: FPS (above 1: a draws more) and p50 / p95 latency
+    (below 1: a is faster)."""
     fps = _ratio(a["fps"], b["fps"])
-    lat = _ratio(b["latency_p50_ms"], a["latency_p50_ms"])
+    lat = _ratio(a["latency_p50_ms"], b["latency_p50_ms"])
+    p95 = _ratio(a["latency_p95_ms"], b["latency_p95_ms"])
     return {
         "name": name,
         "fps_ratio": fps,
-        "latency_ratio": lat,
+        "latency_p50_ratio": lat,
+        "latency_p95_ratio": p95,
         "a": {k: a.get(k) for k in ("config", "fps", "latency_p50_ms", "latency_p95_ms")},
         "b": {k: b.get(k) for k in ("config", "fps", "latency_p50_ms", "latency_p95_ms")},
         "text": f"{what}: {a['fps']} vs {b['fps']} FPS ({fps}x), p50 latency "
-        f"{a['latency_p50_ms']} vs {b['latency_p50_ms']} ms ({lat}x lower)",
+        f"{a['latency_p50_ms']} vs {b['latency_p50_ms']} ms ({lat}x), p95 "
+        f"{a['latency_p95_ms']} vs {b['latency_p95_ms']} ms ({p95}x)",
     }
 
 
