@@ -180,12 +180,16 @@ _ort.InferenceSession = _NoSpinSession
     "from segwidget import SegWidget\n\nw = SegWidget(weights='random')\nw",
 ]
 
-#: The engine's ONNX Runtime spinning setting, read in the kernel ("" when unset: spinning).
-SPIN_SETTING = (
-    "getattr(getattr(w.engine, 'backend', None), 'session', None) and "
-    "w.engine.backend.session.get_session_options()"
-    ".get_session_config_entry('session.intra_op.allow_spinning')"
-)
+#: Defines ``_segw_ort_threads()`` in the kernel: the serving engine's ONNX Runtime thread
+#: settings (spinning is ORT's default when the option is unset).
+ORT_SETTINGS_CODE = """def _segw_ort_threads():
+    so = w.engine._run.session.get_session_options()
+    try:
+        spin = so.get_session_config_entry("session.intra_op.allow_spinning")
+    except Exception:
+        spin = "unset (ORT default: 1)"
+    return {"intra_op_num_threads": so.intra_op_num_threads, "allow_spinning": spin}
+"""
 
 # Records, in the page, every src the baseline's <img> gets and every image it loads.
 JS_IMAGE_WATCH = r"""() => {
@@ -881,7 +885,8 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         settings = {}
         for label, t in (("ORT default", lab), ("allow_spinning=0", nospin)):
             try:
-                settings[label] = t.probe.eval(SPIN_SETTING)
+                t.probe.execute(ORT_SETTINGS_CODE)
+                settings[label] = t.probe.eval("_segw_ort_threads()")
             except Exception as exc:
                 settings[label] = f"unknown: {exc}"
         res = bench.alternate(
