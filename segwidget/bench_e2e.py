@@ -897,11 +897,13 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
             ]
         )
         experiments["ort_spinning"] = {**res, "ort_thread_settings": settings}
+        ours_setting = settings["segwidget ORT settings"]
+        if isinstance(ours_setting, dict):
+            ours_setting = f"allow_spinning {ours_setting.get('allow_spinning')}"
         comparisons.append(
             _compare(
                 "ort_spinning",
-                f"ONNX Runtime threads as segwidget sets "
-                f"them {settings['segwidget ORT settings']} vs spinning",
+                f"ONNX Runtime threads as segwidget sets them ({ours_setting}) vs spinning",
                 res["segwidget ORT settings"],
                 res["ORT spinning"],
             )
