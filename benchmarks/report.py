@@ -318,28 +318,39 @@ def render() -> str:
 
 
 def _render_e2e(e2e: dict) -> list[str]:
-    """The end-to-end part's JSON: a list of runs (one row each) and its comparisons."""
-    lines: list[str] = []
-    runs = e2e.get("runs") or e2e.get("rows") or []
+    """The end-to-end part's JSON (``benchmarks/e2e.py``): runs, comparisons, targets."""
+    machine = e2e.get("machine", {})
+    lines = [
+        "The real widget (JupyterLab, Voila) or page in headless Chromium with a fake webcam",
+        "(a Y4M clip of scikit-image photos, 640x480 at 30 fps), fast profile, default CPU",
+        f"settings, {e2e.get('seconds')} s per configuration, all in one run (load average "
+        f"{machine.get('loadavg', ['?'])[0]} at the start). Latency is capture to render, per",
+        "frame; CPU is % of one core per process over the measured window.",
+        "",
+    ]
+    runs = e2e.get("runs") or []
     if runs:
-        keys = [
-            k
-            for k in (
-                "name",
-                "host",
-                "fps",
-                "latency_p50_ms",
-                "latency_p95_ms",
-                "frames_dropped",
-                "first_result_s",
-                "cpu_pct",
-            )
-            if any(k in r for r in runs)
+        cols = [
+            ("name", "configuration"),
+            ("fps", "FPS"),
+            ("latency_p50_ms", "p50 ms"),
+            ("latency_p95_ms", "p95 ms"),
+            ("frames_dropped", "dropped"),
+            ("first_result_s", "first result s"),
+            ("cpu_pct", "CPU % of a core"),
         ]
-        lines += [_table(runs, [(k, k) for k in keys]), ""]
-    for c in e2e.get("comparisons", []):
-        lines.append(f"- {c['text'] if isinstance(c, dict) and 'text' in c else c}")
+        lines += [_table(runs, cols), ""]
     if e2e.get("comparisons"):
+        lines += ["Side by side, each pair from the same run:", ""]
+        lines += [f"- {c['text']}" for c in e2e["comparisons"]]
+        lines.append("")
+    targets = e2e.get("targets") or {}
+    if targets:
+        lines += ["Targets (fast profile, JupyterLab):", ""]
+        for name, t in targets.items():
+            lines.append(
+                f"- {name.replace('_', ' ')}: {t['value']} ({'met' if t['met'] else 'missed'})"
+            )
         lines.append("")
     return lines
 
