@@ -70,6 +70,9 @@ DEFAULT_SECONDS = 15.0
 HOST_NAMES = {"lab": "JupyterLab", "voila": "Voila", "page": "segwidget serve page"}
 #: Results drawn with the new setting before a window starts.
 SETTLE_RESULTS = 5
+#: CPU used outside the measured processes (other jobs on the machine), in % of one core,
+#: above which a row is flagged ``noisy``: its figures are not comparable with the others.
+NOISY_OUTSIDE_PCT = 25.0
 
 # Installed in every page before its own scripts: keeps the view's per-frame events and the
 # times the view appeared and first drew a result (client clock, ms).
@@ -313,6 +316,11 @@ def _cpu_text(cpu: dict[str, Any]) -> str:
     keep = [(k, v) for k, v in sorted(groups.items(), key=lambda kv: -kv[1]) if v >= 1]
     text = ", ".join(f"{k} {v:.0f}" for k, v in keep)
     return f"{text}; outside {cpu['outside']:.0f}" if cpu.get("outside") is not None else text
+
+
+def _noisy(cpu: dict[str, Any]) -> bool:
+    """Whether other jobs on the machine used enough CPU to distort a measurement."""
+    return bool(cpu.get("outside") is not None and cpu["outside"] > NOISY_OUTSIDE_PCT)
 
 
 def _merge_cpu(windows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -633,6 +641,7 @@ class E2EBench:
             "frames_dropped": fig.pop("frames_dropped"),
             "first_result_s": target.startup.get("first_result_s"),
             "cpu_pct": _cpu_text(cpu),
+            "noisy": _noisy(cpu),
             **extra,
             **fig,
             "cpu": cpu,
@@ -720,6 +729,7 @@ class E2EBench:
             "frames_dropped": sent - shown,
             "first_result_s": None,
             "cpu_pct": _cpu_text(cpu),
+            "noisy": _noisy(cpu),
             "loop_fps": round(sent / duration, 2) if duration else None,
             "frames_sent": sent,
             "frames_rendered": shown,
@@ -779,6 +789,11 @@ def run_host(host: str, seconds: float) -> dict[str, Any]:
         target = bench.open_page() if host == "page" else bench.open_widget(host)
         row = bench.measure(target)
         out["runs"] = [row]
+    if row.get("noisy"):
+        out["warning"] = (
+            f"other jobs used {row['cpu']['outside']} % of a core during the measurement; "
+            "measure again on a quiet machine"
+        )
     out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
@@ -978,6 +993,12 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         {**experiments["baseline"]["SegWidget"], "name": "JupyterLab [SegWidget]"},
         {**experiments["baseline"]["notebook loop"], "name": "JupyterLab [ipywidgets.Image loop]"},
     ]
+    noisy = [r["name"] for r in rows_for_table if r.get("noisy")]
+    if noisy:
+        out["warning"] = (
+            f"other jobs used more than {NOISY_OUTSIDE_PCT:g} % of a core during: "
+            f"{', '.join(noisy)}; measure again on a quiet machine"
+        )
     out.update(
         runs=rows_for_table,
         comparisons=comparisons,
@@ -1015,6 +1036,7 @@ def _compare(name: str, what: str, a: dict, b: dict) -> dict[str, Any]:
     p95 = _ratio(a["latency_p95_ms"], b["latency_p95_ms"])
     return {
         "name": name,
+        "noisy": bool(a.get("noisy") or b.get("noisy")),
         "fps_ratio": fps,
         "latency_p50_ratio": lat,
         "latency_p95_ratio": p95,
@@ -1111,7 +1133,10 @@ def format_rows(result: dict[str, Any]) -> str:
     ]
     table = [[label for _, label in cols]]
     for r in result.get("runs", []):
-        table.append(["" if r.get(k) is None else str(r[k]) for k, _ in cols])
+        row = ["" if r.get(k) is None else str(r[k]) for k, _ in cols]
+        if r.get("noisy"):
+            row[0] += " (noisy)"
+        table.append(row)
     widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -1125,7 +1150,9 @@ def format_rows(result: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v}" for k, v in r.get("latency_parts", {}).items() if v is not None)
         )
     for c in result.get("comparisons", []):
-        lines.append(f"- {c['text']}")
+        lines.append(f"- {c['text']}" + (" (noisy)" if c.get("noisy") else ""))
+    if result.get("warning"):
+        lines.append(f"warning: {result['warning']}")
     lines.append(
         f"load average: {result['machine'].get('loadavg')} -> "
         f"{result['machine'].get('loadavg_end')}"
