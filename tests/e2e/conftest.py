@@ -68,7 +68,10 @@ def fake_video(tmp_path_factory, photos) -> FakeVideo:
     return make_fake_video(tmp_path_factory.mktemp("video") / "webcam.y4m", photos)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API runs an asyncio loop in this thread
+# while it is started, and the tests outside tests/e2e use asyncio.run() and Playwright of
+# their own; it must be stopped when the last end-to-end test is done.
+@pytest.fixture(scope="package")
 def playwright_driver(chromium):
     from playwright.sync_api import sync_playwright
 
@@ -77,7 +80,7 @@ def playwright_driver(chromium):
     pw.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def launch_browser(playwright_driver, chromium, fake_video, tmp_path_factory):
     """``launch_browser()`` -> a fresh Chromium context (own user-data-dir, fake camera)."""
     contexts = []
