@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from segwidget.bench import COLUMNS
+
 ROOT = Path(__file__).resolve().parent.parent
 PERF = ROOT / "docs" / "perf"
 DOC = ROOT / "docs" / "PERFORMANCE.md"
@@ -193,22 +195,7 @@ def render() -> str:
             "",
             _table(
                 model,
-                [
-                    ("profile", "profile"),
-                    ("backend", "backend"),
-                    ("input", "input"),
-                    ("model_p50_ms", "model p50 ms"),
-                    ("model_p95_ms", "p95"),
-                    ("decode_ms", "decode"),
-                    ("pre_ms", "pre"),
-                    ("post_ms", "post"),
-                    ("overhead_pct", "other %"),
-                    ("fps", "FPS"),
-                    ("mem_mb", "mem MB"),
-                    ("load_s", "load s"),
-                    ("switch_s", "switch s"),
-                    ("torch_over_ort", "torch/ORT"),
-                ],
+                [c for c in COLUMNS if c[0] not in ("device", "precision")],
             ),
             "",
             "`load s` is a first load including the ONNX export; `switch s` a load with the",
