@@ -21,7 +21,16 @@ import json
 import sys
 from pathlib import Path
 
-from segwidget.bench_e2e import DEFAULT_SECONDS, format_rows, requirements, run_all
+# Measure the checkout this script belongs to (and its kernels, which get the same path),
+# not whichever segwidget happens to be installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from segwidget.bench_e2e import (
+    DEFAULT_SECONDS,
+    format_rows,
+    requirements,
+    run_all,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
