@@ -53,6 +53,7 @@ import numpy as np
 
 from .e2e import (
     NODELAY_OFF,
+    WIDGET_CELLS,
     WIDGET_SELECTOR,
     CpuMeter,
     FakeVideo,
@@ -63,7 +64,7 @@ from .e2e import (
     missing_requirements,
     wait_until,
 )
-from .e2e.procstat import chromium_role, cmdline, descendants
+from .e2e.procstat import cmdline, default_role, descendants
 from .e2e.util import PACKAGE_PARENT
 
 DEFAULT_SECONDS = 15.0
@@ -180,7 +181,7 @@ class _SpinningSession(_Session):
 
 _ort.InferenceSession = _SpinningSession
 """,
-    "from segwidget import SegWidget\n\nw = SegWidget(weights='random')\nw",
+    *WIDGET_CELLS,
 ]
 
 #: Defines ``_segw_ort_threads()`` in the kernel: the serving engine's ONNX Runtime thread
@@ -386,20 +387,16 @@ class Target:
 
     def role(self, pid: int, args: list[str], known: dict[int, str]) -> str:
         """Name a process for the CPU table: this target's own, or another host's."""
-        if pid in known:
-            return known[pid]
-        if pid == os.getpid():
-            return "bench"
-        exe = Path(args[0]).name if args else ""
-        if "chromium" in exe or "chrome" in exe:
-            return chromium_role(args) if pid in self._chromium() else "other hosts (idle)"
-        if exe == "node":
-            return "playwright driver"
-        if any("ipykernel" in a for a in args):
-            return "other hosts (idle)"
-        if any(m in " ".join(args) for m in ("jupyterlab", "voila", "segwidget.cli")):
-            return "other hosts (idle)"
-        return f"other child ({exe or pid})"
+        name = default_role(pid, args, known)
+        if pid in known or name in ("bench", "playwright driver"):
+            return name
+        if name.startswith("chromium:"):
+            return name if pid in self._chromium() else "other hosts (idle)"
+        if name == "kernel" or any(
+            m in " ".join(args) for m in ("jupyterlab", "voila", "segwidget.cli")
+        ):
+            return "other hosts (idle)"  # kernels and servers of the hosts not measured now
+        return name
 
     def _chromium(self) -> set[int]:
         """This target's Chromium processes: its browser process and everything below it."""
@@ -492,13 +489,10 @@ class E2EBench:
         wait_first: bool = True,
     ) -> Target:
         """JupyterLab or Voila running ``cells`` (default: ``SegWidget(weights="random")``)."""
-        from .e2e import WIDGET_CELLS
-
-        kind = "lab" if host == "lab" else host
         home = self._dir(name or host)
         profile_dir = home / "chromium"
         wh = WidgetHost(
-            kind,
+            host,
             home,
             cells or WIDGET_CELLS,
             selector,
