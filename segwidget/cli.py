@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--device", default="auto", choices=DEVICES)
     bench.add_argument("--weights", default="pretrained", help="pretrained, random or a path")
-    bench.add_argument("--seconds", type=float, default=3.0, help="timed seconds per row")
+    bench.add_argument(
+        "--seconds", type=float, default=None, help="timed seconds per row (default 3; --e2e 15)"
+    )
     bench.add_argument("--input-size", type=int, help="model long side (default: profile's)")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     bench.add_argument("--e2e", action="store_true", help="end-to-end run in headless Chromium")
@@ -108,7 +110,7 @@ def _bench(args: argparse.Namespace) -> int:
         backends=args.backend,
         device=args.device,
         weights=args.weights,
-        seconds=args.seconds,
+        seconds=3.0 if args.seconds is None else args.seconds,
         input_size=args.input_size,
         progress=None if args.json else lambda msg: print(msg, file=sys.stderr, flush=True),
     )
