@@ -3,7 +3,7 @@
     python benchmarks/e2e.py --json e2e.json              # about 7 minutes on 2 cores
     python benchmarks/e2e.py --json e2e.json --seconds 5  # a quick smoke run
 
-Runs ``segwidget.bench_e2e.run_all``: the widget in JupyterLab (the targets' figures, first
+Runs ``segwidget.bench.e2e.run_all``: the widget in JupyterLab (the targets' figures, first
 result time) and Voila, the page of ``segwidget serve``, and the side-by-side experiments,
 each measured in this one run with alternated windows: TCP_NODELAY on vs off, one vs two
 frames in flight, browser downscale vs full-size upload, our widget vs the ipywidgets.Image
@@ -25,12 +25,8 @@ from pathlib import Path
 # not whichever segwidget happens to be installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from segwidget.bench_e2e import (
-    DEFAULT_SECONDS,
-    format_rows,
-    requirements,
-    run_all,
-)
+from segwidget.bench.e2e import format_rows, requirements, run_all
+from segwidget.bench.e2e.configs import DEFAULT_SECONDS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from segwidget import PROFILES, Engine
-from segwidget.bench import bench_engine
+from segwidget.bench.model import bench_engine
 
 TARGET_MS = {"fast": 4.0, "balanced": 8.0, "accurate": 20.0}
 TARGET_MEM_GB = 5.0

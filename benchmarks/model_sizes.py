@@ -10,7 +10,7 @@ import json
 import sys
 
 from segwidget import Engine
-from segwidget.bench import bench_engine, bench_frame
+from segwidget.bench.model import bench_engine, bench_frame
 
 
 def run(profile: str, sizes: list[int], backends: list[str], seconds: float, weights: str):

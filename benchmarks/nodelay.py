@@ -22,8 +22,8 @@ from pathlib import Path
 # The checkout this script belongs to, not whichever segwidget happens to be installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from segwidget.bench_e2e import nodelay_round_trips
-from segwidget.e2e import missing_requirements
+from segwidget.bench.e2e.runs import nodelay_round_trips
+from segwidget.bench.harness import missing_requirements
 
 
 def main(argv: list[str] | None = None) -> int:

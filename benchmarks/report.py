@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from segwidget.bench import COLUMNS
+from segwidget.bench.model import COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 PERF = ROOT / "docs" / "perf"

@@ -2,7 +2,7 @@
 
     python benchmarks/screenshot.py [--weights random] [--viz filled] [--out docs/img/page.png]
 
-Uses the end-to-end harness (segwidget.e2e): a real `segwidget serve` on a loopback port,
+Uses the end-to-end harness (segwidget.bench.harness): a real `segwidget serve` on a loopback port,
 Debian's Chromium, a Y4M clip of scikit-image photos as the camera.
 """
 
@@ -13,11 +13,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from segwidget.e2e import wait_until
-from segwidget.e2e.browser import launch_chromium
-from segwidget.e2e.util import chromium_path
-from segwidget.e2e.video import default_fake_video
-from segwidget.transports.server import BackgroundServer, ServerConfig
+from segwidget.bench.harness import wait_until
+from segwidget.bench.harness.browser import launch_chromium
+from segwidget.bench.harness.util import chromium_path
+from segwidget.bench.harness.video import default_fake_video
+from segwidget.server.background import BackgroundServer
+from segwidget.server.config import ServerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """Results per second per client of ``segwidget serve`` with 1 and 8 concurrent clients.
 
-Starts the server in its own process (``python -m segwidget.transports.server``), then runs
+Starts the server in its own process (``python -m segwidget.server``), then runs
 N WebSocket clients in this process for a fixed time. Each client behaves like the page: at
 most two frames in flight, the next one sent when a result arrives. Binary-protocol clients
 send the JPEG at the model's input size (the page downscales before encoding); spec-protocol
@@ -47,7 +47,7 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
     cmd = [
         sys.executable,
         "-m",
-        "segwidget.transports.server",
+        "segwidget.server",
         "--port",
         "0",
         "--token",

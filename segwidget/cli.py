@@ -84,12 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the segmentation page at / and the WebSocket API at /ws.",
     )
     try:
-        from .transports import server
+        from .server.config import add_arguments
+        from .server.serve import run
     except ImportError as exc:  # the server extra is not installed
         serve.set_defaults(func=lambda _args, exc=exc: _missing_server(exc))
     else:
-        server.add_arguments(serve)
-        serve.set_defaults(func=server.run)
+        add_arguments(serve)
+        serve.set_defaults(func=run)
     return parser
 
 
@@ -100,10 +101,10 @@ def _missing_server(exc: ImportError) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     if args.e2e:
-        from .bench_e2e import run_e2e
+        from .bench.e2e import run_e2e
 
         return run_e2e(args)
-    from .bench import format_table, run_bench
+    from .bench.model import format_table, run_bench
 
     rows = run_bench(
         profiles=args.profile or list(PROFILES),

@@ -153,7 +153,7 @@ class SegWidget(anywidget.AnyWidget):
             engine_kwargs["device"] = device
         if input_size is not None:
             engine_kwargs["input_size"] = input_size
-        self._transport = CommTransport(self)
+        self._transport = CommTransport(_Hooks(self))
         self._session = Session(
             self._transport,
             default_scheduler(),
@@ -462,6 +462,29 @@ class SegWidget(anywidget.AnyWidget):
             self.class_filter = kept
         if self.error is not None and self.error.get("code") in LOAD_ERRORS:
             self.set_trait("error", None)
+
+
+class _Hooks:
+    """The widget as its :class:`CommTransport` sees it (:class:`.comm.WidgetHooks`)."""
+
+    def __init__(self, widget: SegWidget):
+        self.widget = widget
+        self.show_error = widget._set_error
+        self.clear_client_error = widget._clear_client_error
+        self.deliver_result = widget._deliver_result
+        self.deliver_error = widget._deliver_error
+        self.deliver_stats = widget._deliver_stats
+        self.deliver_ready = widget._deliver_ready
+
+    def send(self, content: dict[str, Any], buffers: list[bytes] | None) -> None:
+        self.widget.send(content, buffers)
+
+    def kernel_source(self) -> bool:
+        return self.widget.source_kind == "kernel"
+
+    def display_limits(self) -> tuple[tuple[int, int], int]:
+        w = self.widget
+        return (w.resolution[0], w.resolution[1]), int(w.jpeg_quality)
 
 
 __all__ = ["RecordingResult", "Result", "SegWidget"]

@@ -18,7 +18,7 @@ pytest.importorskip("jupyter_server")
 tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
 from jupyter_core.paths import jupyter_config_path  # noqa: E402
 
-from segwidget.e2e import NODELAY_OFF, JupyterServer, kernel_round_trips  # noqa: E402
+from segwidget.bench.harness import NODELAY_OFF, JupyterServer, kernel_round_trips  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = "jupyter_server_config.d/segwidget.json"

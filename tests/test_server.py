@@ -32,7 +32,8 @@ from segwidget.labels import PALETTES, VOC_CLASSES
 from segwidget.preprocess import encode_jpeg
 from segwidget.protocol import decode_mask, pack_ws, unpack_ws
 from segwidget.render import render_overlay
-from segwidget.transports.server import BackgroundServer, ServerConfig
+from segwidget.server.background import BackgroundServer
+from segwidget.server.config import ServerConfig
 
 TOKEN = "test-token-0123456789"
 TIMEOUT = 60.0  # seconds for any one expected message (a profile load on a slow CI machine)
@@ -177,7 +178,7 @@ def test_page_needs_the_token_and_static_stays_in_its_folder(server):
     assert r.status_code == 403
     assert "token" in r.text
     r = httpx.get(f"{server.base_url}/?token={TOKEN}")
-    from segwidget.transports.server import STATIC_DIR
+    from segwidget.server.app import STATIC_DIR
 
     if (STATIC_DIR / "index.html").is_file():
         assert r.status_code == 200
@@ -536,7 +537,7 @@ def test_message_over_the_hard_limit_closes_with_1009(server):
         async with connect(server) as c:
             await c.init()
             # The server may close while the client is still sending: either call raises.
-            with pytest.raises(ConnectionClosed) as info:
+            with pytest.raises(ConnectionClosed) as info:  # noqa: PT012 (either call may raise)
                 await c.send_raw("x" * (server.config.hard_max_bytes + 1))
                 await c.recv()
             assert info.value.rcvd.code == 1009
@@ -822,7 +823,7 @@ def test_eight_clients_stream_for_twenty_seconds(server, jpeg):
 def test_cli_prints_the_url_with_a_token_and_serves(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "segwidget.transports.server", "--port", "0", "--weights", "random"],
+        [sys.executable, "-m", "segwidget.server", "--port", "0", "--weights", "random"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -864,7 +865,7 @@ def test_cli_prints_the_url_with_a_token_and_serves(tmp_path):
 def test_cli_refuses_no_token_on_a_public_host():
     import argparse
 
-    from segwidget.transports.server import add_arguments, config_from_args
+    from segwidget.server.config import add_arguments, config_from_args
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

@@ -13,6 +13,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from segwidget import colab
+from segwidget.server import tunnels
 
 
 def _module(name: str, **attrs) -> types.ModuleType:
@@ -78,7 +79,7 @@ def test_serve_in_colab_uses_the_proxy_and_allows_its_origin(fake_colab, fast_en
 
 
 def test_ngrok_without_pyngrok_explains(monkeypatch):
-    monkeypatch.setattr(colab.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(tunnels.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(RuntimeError, match="pip install 'segwidget\\[ngrok\\]'"):
         colab.start_ngrok(8000)
 

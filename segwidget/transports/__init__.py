@@ -1,10 +1,13 @@
-"""Transports: thin adapters between a client and :mod:`segwidget.stream`.
+"""What both transports share, and the widget's comm adapter.
 
-* :mod:`segwidget.transports.comm`: the Jupyter comm channel of :class:`segwidget.SegWidget`.
-* :mod:`segwidget.transports.server`: the FastAPI WebSocket page.
+* :mod:`segwidget.transports.comm`: the Jupyter comm channel of :class:`segwidget.SegWidget`
+  (a thin adapter between the view and its :class:`~segwidget.stream.Session`);
+* :mod:`segwidget.transports.messages`: the client messages of the WebSocket, validated;
+* :mod:`segwidget.transports.security`: token, Origin and Host checks, the rate limiter.
 
-Both speak the messages of ``docs/API_REFERENCE.md``; the helpers here build the ones that
-do not depend on the transport.
+The WebSocket page itself is :mod:`segwidget.server`. Both speak the messages of
+``docs/API_REFERENCE.md``; the helpers here build the ones that do not depend on the
+transport.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ shell thread; :meth:`CommTransport.handle` only parses them and, for a frame, ca
 segments it and calls this transport's :class:`~segwidget.stream.Sink` methods, which send
 ``result`` / ``error`` / ``stats`` / ``ready`` / ``loading`` with ``widget.send(content,
 buffers)`` from that thread (safe with ipykernel >= 7.1) and hand the outcome to the widget.
+
+The transport sees the widget only through :class:`WidgetHooks`, which the widget hands it:
+neither module imports the other's internals.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -23,9 +26,6 @@ from ..errors import ProtocolError
 from ..preprocess import encode_jpeg
 from ..stream import Frame, Session, error_message, result_message
 from . import loading_message, ready_message
-
-if TYPE_CHECKING:
-    from ..widget import SegWidget
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,37 @@ def display_jpeg(
     return encode_jpeg(rgb, quality), rgb.shape[1], rgb.shape[0]
 
 
+class WidgetHooks(Protocol):
+    """What :class:`CommTransport` needs from the widget it serves."""
+
+    def send(self, content: dict[str, Any], buffers: list[bytes] | None) -> None:
+        """Send one custom message to the view."""
+
+    def kernel_source(self) -> bool:
+        """Whether the kernel reads the frames (browser frames are then ignored)."""
+
+    def display_limits(self) -> tuple[tuple[int, int], int]:
+        """``((width, height), jpeg_quality)`` for kernel-side frames shown in the view."""
+
+    def show_error(self, msg: dict[str, Any], client: bool = False) -> None:
+        """Show an ``error`` message (from the kernel, or reported by the view)."""
+
+    def clear_client_error(self) -> None:
+        """The view reports its own error is gone."""
+
+    def deliver_result(self, frame: Frame, result: SegResult) -> None: ...
+
+    def deliver_error(self, frame: Frame | None, msg: dict[str, Any]) -> None: ...
+
+    def deliver_stats(self, stats: dict[str, Any]) -> None: ...
+
+    def deliver_ready(self, engine: Engine) -> None: ...
+
+
 class CommTransport:
     """Adapter between the widget's comm channel and its :class:`Session` (it is the Sink)."""
 
-    def __init__(self, widget: SegWidget):
+    def __init__(self, widget: WidgetHooks):
         self.widget = widget
         self.session: Session | None = None
         self.loading: str | None = None  # profile being loaded, if any
@@ -110,7 +137,7 @@ class CommTransport:
         """Send an ``error`` message and show it in the widget's ``error`` trait."""
         msg = error_message(error, seq)
         self.send(msg)
-        self.widget._set_error(msg, client=client)
+        self.widget.show_error(msg, client=client)
 
     # -- incoming (shell thread) ----------------------------------------------------------
     def handle(self, content: Any, buffers: list[Any] | None = None) -> None:
@@ -140,7 +167,7 @@ class CommTransport:
 
     def _on_frame(self, content: dict[str, Any], buffers: list[Any] | None) -> None:
         frame = frame_from_message(content, buffers)
-        if self.widget.source_kind == "kernel":
+        if self.widget.kernel_source():
             log.debug("ignoring browser frame %s: the kernel reads the frames", frame.seq)
             return
         if self.session is not None:
@@ -156,7 +183,7 @@ class CommTransport:
     def _on_client_error(self, content: dict[str, Any]) -> None:
         code = content.get("code")
         if code is None:
-            self.widget._clear_client_error()
+            self.widget.clear_client_error()
             return
         message = content.get("message", "")
         recoverable = content.get("recoverable", False)
@@ -170,7 +197,7 @@ class CommTransport:
                 "client_error needs a string 'code' (or null), a string 'message' and a "
                 "boolean 'recoverable'",
             )
-        self.widget._set_error(
+        self.widget.show_error(
             {"code": code, "message": message, "recoverable": recoverable}, client=True
         )
 
@@ -181,8 +208,8 @@ class CommTransport:
         shown = None
         if frame.jpeg is None and result.frame is not None:  # a kernel-side source
             t0 = time.perf_counter()
-            w = self.widget
-            shown = display_jpeg(result.frame, tuple(w.resolution), int(w.jpeg_quality))
+            size, quality = self.widget.display_limits()
+            shown = display_jpeg(result.frame, size, quality)
             result.timings["encode_frame"] = (time.perf_counter() - t0) * 1000
         header, buffers = result_message(frame, result)
         if shown is not None:
@@ -190,7 +217,7 @@ class CommTransport:
             header["frame"] = {"width": width, "height": height, "encoding": "jpeg"}
             buffers.append(jpeg)
         self.send(header, buffers)
-        self.widget._deliver_result(frame, result)
+        self.widget.deliver_result(frame, result)
 
     def on_error(self, session: Session, frame: Frame | None, error: Exception) -> None:
         if session.closed:
@@ -199,20 +226,20 @@ class CommTransport:
             self.loading = None
         msg = error_message(error, None if frame is None else frame.seq)
         self.send(msg)
-        self.widget._deliver_error(frame, msg)
+        self.widget.deliver_error(frame, msg)
 
     def on_stats(self, session: Session, stats: dict[str, Any]) -> None:
         if session.closed:
             return
         self.send({"type": "stats", "stats": stats})
-        self.widget._deliver_stats(stats)
+        self.widget.deliver_stats(stats)
 
     def on_ready(self, session: Session, engine: Engine) -> None:
         if session.closed:
             return
         self.loading = None
         self.send(ready_message(engine))
-        self.widget._deliver_ready(engine)
+        self.widget.deliver_ready(engine)
 
     def on_loading(self, session: Session, profile: str) -> None:
         if session.closed:

@@ -1,7 +1,7 @@
 """Fixtures for the end-to-end tests: fake webcam clip, Playwright, Jupyter hosts.
 
 The harness itself (fake video, Jupyter launcher, kernel probe, Chromium, pixel checks) is
-:mod:`segwidget.e2e`; this file only wires it into pytest fixtures.
+:mod:`segwidget.bench.harness`; this file only wires it into pytest fixtures.
 
 Every test in this folder needs Debian's Chromium and the ``playwright`` Python package
 (never ``playwright install``: the system Chromium is driven through ``executable_path``);
@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from segwidget.e2e import (
+from segwidget.bench.harness import (
     HOST_MODULE,
     WIDGET_CELLS,
     WIDGET_SELECTOR,

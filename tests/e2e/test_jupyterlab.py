@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segwidget.e2e import explain, voc_palette
-from segwidget.e2e.checks import check_frames_flow, check_opacity
+from segwidget.bench.harness import explain, voc_palette
+from segwidget.bench.harness.checks import check_frames_flow, check_opacity
 
 pytestmark = pytest.mark.e2e
 

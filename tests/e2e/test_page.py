@@ -13,9 +13,11 @@ import re
 import numpy as np
 import pytest
 
-from segwidget.e2e import palette_fraction, read_canvas, wait_until
+from segwidget.bench.harness import palette_fraction, read_canvas, wait_until
 from segwidget.labels import PALETTES
-from segwidget.transports.server import STATIC_DIR, BackgroundServer, ServerConfig
+from segwidget.server.app import STATIC_DIR
+from segwidget.server.background import BackgroundServer
+from segwidget.server.config import ServerConfig
 
 TOKEN = "e2e-page-token-0123456789"
 VOC = [tuple(c) for c in PALETTES["voc"].tolist()]

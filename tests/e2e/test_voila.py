@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from segwidget.e2e.checks import check_frames_flow, check_opacity
+from segwidget.bench.harness.checks import check_frames_flow, check_opacity
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from typing import Any
 
 #: The directory that holds the ``segwidget`` package: put on a Jupyter server's PYTHONPATH so
 #: its kernels import this very copy (a source checkout or an installed one).
-PACKAGE_PARENT = Path(__file__).resolve().parents[2]
+PACKAGE_PARENT = Path(__file__).resolve().parents[3]
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 

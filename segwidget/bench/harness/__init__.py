@@ -1,7 +1,7 @@
 """End-to-end harness: the real widget or page in headless Chromium with a fake webcam.
 
 Used by the end-to-end tests (``tests/e2e``), ``tests/test_nodelay.py`` and
-``segwidget bench --e2e`` (:mod:`segwidget.bench_e2e`). Nothing here is imported by the
+``segwidget bench --e2e`` (:mod:`segwidget.bench.e2e`). Nothing here is imported by the
 package itself; it needs the ``dev`` extra (Playwright, JupyterLab, Voila) and Debian's
 Chromium at run time, and says so (:func:`missing_requirements`) when they are missing.
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .engine import Engine
-from .hardware import choose_backend
-from .preprocess import encode_jpeg, resize
-from .protocol import encode_mask
+from ..engine import Engine
+from ..hardware import choose_backend
+from ..preprocess import encode_jpeg, resize
+from ..protocol import encode_mask
 
 
 def bench_frame() -> np.ndarray:

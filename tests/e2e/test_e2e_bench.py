@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
-from segwidget.bench_e2e import requirements
+from segwidget.bench.e2e import requirements
 
 pytestmark = pytest.mark.e2e
 
 
-def test_bench_e2e_lab_json(tmp_path):
+def test_e2e_bench_lab_json(tmp_path):
     why = requirements(["lab"])
     if why:
         pytest.skip(why)
@@ -51,14 +51,14 @@ def test_bench_e2e_lab_json(tmp_path):
     assert run["upload_size"] == "320x240"  # the fast profile's input size, aspect kept
 
 
-def test_bench_e2e_skips_with_a_reason_when_something_is_missing(monkeypatch, capsys):
+def test_e2e_bench_skips_with_a_reason_when_something_is_missing(monkeypatch, capsys):
     import argparse
 
-    from segwidget import bench_e2e
+    from segwidget.bench import e2e as e2e_bench
 
-    monkeypatch.setattr(bench_e2e, "requirements", lambda hosts: "Chromium is not installed")
+    monkeypatch.setattr(e2e_bench, "requirements", lambda hosts: "Chromium is not installed")
     args = argparse.Namespace(e2e=True, host="lab", seconds=3.0, json=True)
-    assert bench_e2e.run_e2e(args) == 0
+    assert e2e_bench.run_e2e(args) == 0
     out = capsys.readouterr()
     assert json.loads(out.out) == {
         "kind": "segwidget-bench-e2e",

@@ -1,0 +1,335 @@
+"""The runs of ``segwidget bench --e2e``: one host, or every host and experiment in one go."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..harness import NODELAY_OFF, chromium_path
+from .configs import BASELINE_CELLS, NOISY_OUTSIDE_PCT, ORT_SETTINGS_CODE, ORT_SPIN_CELLS, log
+from .measure import E2EBench, Target
+from .report import compare, e2e_targets, ratio
+
+
+def machine_info() -> dict[str, Any]:
+    import onnxruntime
+
+    return {
+        "platform": f"{platform.system()} {platform.machine()}",
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "chromium": chromium_path(),
+    }
+
+
+def prepare_engine() -> dict[str, Any]:
+    """Load the fast profile once here, so its ONNX export is cached for the hosts' kernels."""
+    from ...engine import Engine
+
+    t0 = time.perf_counter()
+    engine = Engine("fast", "random")
+    info = {"backend": engine.info["backend"], "load_s": round(time.perf_counter() - t0, 2)}
+    del engine
+    return info
+
+
+def run_host(host: str, seconds: float) -> dict[str, Any]:
+    """One host with the default settings: ``segwidget bench --e2e --host HOST``."""
+    out: dict[str, Any] = {
+        "kind": "segwidget-bench-e2e",
+        "seconds": seconds,
+        "machine": machine_info(),
+        "engine": prepare_engine(),
+    }
+    with E2EBench(seconds) as bench:
+        target = bench.open_page() if host == "page" else bench.open_widget(host)
+        row = bench.measure(target)
+        out["runs"] = [row]
+    if row.get("noisy"):
+        out["warning"] = (
+            f"other jobs used {row['cpu']['outside']} % of a core during the measurement; "
+            "measure again on a quiet machine"
+        )
+    out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
+    """Every host and every side-by-side experiment, in one run.
+
+    About 2 minutes of start-ups plus 12 x ``seconds`` of measured windows (about 6 minutes
+    with the default 15 s on 2 cores).
+    """
+    t_start = time.monotonic()
+    out: dict[str, Any] = {
+        "kind": "segwidget-bench-e2e",
+        "seconds": seconds,
+        "machine": machine_info(),
+        "engine": prepare_engine(),
+    }
+    runs: list[dict] = []
+    comparisons: list[dict] = []
+    experiments: dict[str, Any] = {}
+    with E2EBench(seconds) as bench:
+        lab = bench.open_widget("lab", "JupyterLab")
+        default = bench.measure(lab)
+        runs.append({**default, "config": "default"})
+        log(f"JupyterLab default: {default['fps']} fps, p50 {default['latency_p50_ms']} ms")
+
+        def knob(**traits):
+            return lambda: lab.set(**traits)
+
+        # (4) one vs two frames in flight
+        res = bench.alternate(
+            [
+                ("max_in_flight=2", lab, knob(max_in_flight=2), lambda f: f["max_in_flight"] == 2),
+                ("max_in_flight=1", lab, knob(max_in_flight=1), lambda f: f["max_in_flight"] == 1),
+            ]
+        )
+        lab.set(max_in_flight=2)
+        experiments["in_flight"] = res
+        two, one = res["max_in_flight=2"], res["max_in_flight=1"]
+        comparisons.append(compare("in_flight", "two vs one frame in flight", two, one))
+
+        # (5) client-side downscale vs full-resolution upload
+        res = bench.alternate(
+            [
+                (
+                    "upload_size=model",
+                    lab,
+                    knob(upload_size="model"),
+                    lambda f: f["upload_size"] == "model",
+                ),
+                (
+                    "upload_size=full",
+                    lab,
+                    knob(upload_size="full"),
+                    lambda f: f["upload_size"] == "full",
+                ),
+            ]
+        )
+        lab.set(upload_size="model")
+        experiments["upload_size"] = res
+        model, full = res["upload_size=model"], res["upload_size=full"]
+        c = compare("upload_size", "downscaled in the browser vs full-size upload", model, full)
+        c["bytes_ratio"] = ratio(model["upload_bytes"], full["upload_bytes"])
+        c["text"] += (
+            f"; upload {model['upload_bytes']:.0f} vs {full['upload_bytes']:.0f} bytes per frame "
+            f"({c['bytes_ratio']}x)"
+        )
+        comparisons.append(c)
+
+        # (3) TCP_NODELAY on vs off: a second JupyterLab without the extension
+        lab.set(running=False)
+        off = bench.open_widget("lab", "JupyterLab, TCP_NODELAY off", server_args=[NODELAY_OFF])
+        nodelay_status = _nodelay_status(lab), _nodelay_status(off)
+
+        def only(active: Target, idle: Target) -> Callable[[], None]:
+            def apply() -> None:
+                idle.set(running=False)
+                active.set(running=True)
+
+            return apply
+
+        res = bench.alternate(
+            [
+                ("nodelay on", lab, only(lab, off), lambda f: True),
+                ("nodelay off", off, only(off, lab), lambda f: True),
+            ]
+        )
+        experiments["nodelay"] = {**res, "extension_status": nodelay_status}
+        comparisons.append(
+            compare(
+                "nodelay",
+                "TCP_NODELAY on vs off (JupyterLab)",
+                res["nodelay on"],
+                res["nodelay off"],
+            )
+        )
+        off.set(running=False)
+        off.close()
+        bench.targets.remove(off)
+
+        # ONNX Runtime's thread pool as segwidget sets it vs spinning (ORT's own default), with
+        # Chromium on the same cores
+        lab.set(running=False)
+        spin = bench.open_widget("lab", "JupyterLab, ORT spinning", cells=ORT_SPIN_CELLS)
+        settings = {}
+        for label, t in (("segwidget ORT settings", lab), ("ORT spinning", spin)):
+            try:
+                t.probe.execute(ORT_SETTINGS_CODE)
+                settings[label] = t.probe.eval("_segw_ort_threads()")
+            except Exception as exc:
+                settings[label] = f"unknown: {exc}"
+        res = bench.alternate(
+            [
+                ("segwidget ORT settings", lab, only(lab, spin), lambda f: True),
+                ("ORT spinning", spin, only(spin, lab), lambda f: True),
+            ]
+        )
+        experiments["ort_spinning"] = {**res, "ort_thread_settings": settings}
+        ours_setting = settings["segwidget ORT settings"]
+        if isinstance(ours_setting, dict):
+            ours_setting = f"allow_spinning {ours_setting.get('allow_spinning')}"
+        comparisons.append(
+            compare(
+                "ort_spinning",
+                f"ONNX Runtime threads as segwidget sets them ({ours_setting}) vs spinning",
+                res["segwidget ORT settings"],
+                res["ORT spinning"],
+            )
+        )
+        spin.set(running=False)
+        spin.close()
+        bench.targets.remove(spin)
+
+        # (6) our widget vs the common notebook loop, in JupyterLab
+        lab.set(running=False)
+        base = bench.open_widget(
+            "lab",
+            "JupyterLab, notebook loop baseline",
+            cells=BASELINE_CELLS,
+            selector=".widget-image",
+            wait_first=False,
+        )
+        ours_w: list[dict] = []
+        base_w: list[dict] = []
+        for turn in ("ours", "base", "base", "ours"):
+            if turn == "ours":
+                lab.set(running=True)
+                bench.settle(lab)
+                ours_w.append(bench.window(lab, seconds / 2))
+                lab.set(running=False)
+            else:
+                base_w.append(bench.baseline_window(base, seconds / 2))
+            log(f"  baseline turn {turn} done")
+        lab.set(running=True)
+        bench.settle(lab)
+        rtt = kernel_rtt(lab)
+        lab.set(running=False)
+        ours = bench.row(lab, ours_w, config="SegWidget", kernel_execute_ms_while_streaming=rtt)
+        baseline = bench.baseline_row(base, base_w)
+        experiments["baseline"] = {"SegWidget": ours, "notebook loop": baseline}
+        comparisons.append(
+            compare("baseline", "SegWidget vs the ipywidgets.Image loop", ours, baseline)
+        )
+        base.close()
+        bench.targets.remove(base)
+        lab.set(running=True)
+        lab.close()
+        bench.targets.remove(lab)
+
+        # the other hosts, default settings
+        for host in ("voila", "page"):
+            t = bench.open_page() if host == "page" else bench.open_widget(host)
+            row = bench.measure(t)
+            runs.append({**row, "config": "default"})
+            log(f"{t.name}: {row['fps']} fps, p50 {row['latency_p50_ms']} ms")
+            t.close()
+            bench.targets.remove(t)
+
+    # kernel round trips, TCP_NODELAY on vs off (benchmarks/nodelay.py)
+    rtt = nodelay_round_trips(nodelay_trips)
+    experiments["nodelay_round_trip"] = rtt
+    comparisons.append(
+        {
+            "name": "nodelay_round_trip",
+            "ratio": rtt["off_over_on"],
+            "text": "kernel execute round trip over the WebSocket: median "
+            f"{rtt['on']['median_ms']} ms with TCP_NODELAY vs {rtt['off']['median_ms']} ms without "
+            f"({rtt['off_over_on']}x)",
+        }
+    )
+    rows_for_table = [*runs]
+    for exp in ("in_flight", "upload_size", "nodelay", "ort_spinning"):
+        for label, row in experiments[exp].items():
+            if isinstance(row, dict) and "fps" in row:
+                rows_for_table.append({**row, "name": f"{row['name']} [{label}]"})
+    rows_for_table += [
+        {**experiments["baseline"]["SegWidget"], "name": "JupyterLab [SegWidget]"},
+        {**experiments["baseline"]["notebook loop"], "name": "JupyterLab [ipywidgets.Image loop]"},
+    ]
+    noisy = [r["name"] for r in rows_for_table if r.get("noisy")]
+    if noisy:
+        out["warning"] = (
+            f"other jobs used more than {NOISY_OUTSIDE_PCT:g} % of a core during: "
+            f"{', '.join(noisy)}; measure again on a quiet machine"
+        )
+    out.update(
+        runs=rows_for_table,
+        comparisons=comparisons,
+        experiments=experiments,
+        targets=e2e_targets(runs[0]),
+        total_s=round(time.monotonic() - t_start, 1),
+    )
+    out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+def kernel_rtt(target: Target, n: int = 10) -> dict[str, float]:
+    """Round trips of a tiny execution in the notebook's kernel while the widget streams (the
+    kernel stays free for the user's cells; the notebook loop blocks it for its whole run)."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        target.probe.execute("pass")
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"median_ms": round(float(np.median(times)), 1), "max_ms": round(max(times), 1)}
+
+
+def _nodelay_status(target: Target) -> Any:
+    try:
+        return target.widget_host.server.get_json("/segwidget/nodelay")
+    except Exception as exc:
+        return f"unavailable: {exc}"
+
+
+def nodelay_round_trips(n: int = 100, rounds: int = 4) -> dict[str, Any]:
+    """Kernel execute round trips over a Jupyter Server's WebSocket, TCP_NODELAY on vs off.
+
+    Two bare servers run side by side; ``rounds`` alternating batches of ``n / rounds``
+    round trips each (on, off, off, on, ...), so both see the same machine state.
+    """
+    import asyncio
+
+    from ..harness.jupyter import JupyterServer, kernel_round_trips
+
+    times: dict[str, list[float]] = {"on": [], "off": []}
+    with tempfile.TemporaryDirectory(prefix="segwidget-nodelay-") as tmp:
+        on = JupyterServer("server", Path(tmp) / "on").start()
+        off = JupyterServer("server", Path(tmp) / "off", args=[NODELAY_OFF]).start()
+        try:
+            per = max(1, n // max(1, rounds // 2))  # each setting gets half the batches
+            order = ["on", "off", "off", "on"] * ((rounds + 3) // 4)
+            for label in order[:rounds]:
+                server = on if label == "on" else off
+                times[label] += asyncio.run(kernel_round_trips(server, per))
+        finally:
+            on.stop()
+            off.stop()
+
+    def summary(values: list[float]) -> dict[str, Any]:
+        return {
+            "n": len(values),
+            "median_ms": round(float(np.median(values)), 2),
+            "p95_ms": round(float(np.percentile(values, 95)), 2),
+            "mean_ms": round(float(np.mean(values)), 2),
+        }
+
+    res = {k: summary(v) for k, v in times.items()}
+    res["off_over_on"] = ratio(res["off"]["median_ms"], res["on"]["median_ms"])
+    res["method"] = (
+        "print(1) executed over the kernel WebSocket of a bare jupyter server, time to "
+        "execute_reply and idle status; two servers (extension on / off) alternated"
+    )
+    res["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    return res

@@ -1,0 +1,7 @@
+"""``python -m segwidget.server``: the same as ``segwidget serve``."""
+
+import sys
+
+from .serve import main
+
+sys.exit(main())
