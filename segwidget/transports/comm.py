@@ -105,6 +105,7 @@ class WidgetHooks(Protocol):
     def clear_client_error(self) -> None:
         """The view reports its own error is gone."""
 
+    # The Sink's outcomes, once sent to the view: the widget updates its traits and results.
     def deliver_result(self, frame: Frame, result: SegResult) -> None: ...
 
     def deliver_error(self, frame: Frame | None, msg: dict[str, Any]) -> None: ...

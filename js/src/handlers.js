@@ -1,0 +1,140 @@
+// The server's messages: `ready` / `connected`, `loading`, `result` (decoded off the draw
+// loop, never replacing a newer one), `stats` and `error`.
+
+import { DEFAULT_PROFILES } from "./controls.js";
+import { clientNow, decodeMask, toUint8Array } from "./protocol.js";
+import { h } from "./util.js";
+
+/** @typedef {import("./session-state.js").Session} Session */
+/** @typedef {import("./protocol.js").Header} Header */
+
+/** Errors that end a profile load (or reject the request); the previous profile keeps serving. */
+export const LOAD_ERRORS = ["UNKNOWN_MODE", "WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED"];
+
+/**
+ * The session's `onMessage(header, buffers)`, for `transport.onMessage`.
+ * @param {Session} s
+ */
+export function handlers(s) {
+  const { controls, banner, flow, state, view } = s;
+
+  /** @param {Header} msg */
+  function onReady(msg) {
+    state.ready = msg;
+    state.look = null;
+    state.loadingProfile = null;
+    controls.setLoading(null);
+    const profiles = msg.profiles || msg.available_models;
+    controls.setProfiles(Array.isArray(profiles) && profiles.length ? profiles : DEFAULT_PROFILES);
+    controls.setLabels(msg.labels || []);
+    const info = msg.info || {};
+    const weights = String(info.weights || "");
+    view.infoEl.replaceChildren(
+      h("span", {}, [msg.profile, info.backend, info.device, info.precision].filter(Boolean).join(" · ")),
+      /random|untrained/i.test(weights) ? h("span", { class: "sw-badge sw-badge-warn", title: weights }, "untrained weights") : "",
+    );
+    view.infoEl.title = info.backend_reason || "";
+    state.dirty = true;
+    s.updateStatus();
+    s.pump();
+  }
+
+  /**
+   * @param {Header} msg
+   * @param {Uint8Array[]} buffers
+   */
+  async function onResult(msg, buffers) {
+    const t_received = clientNow();
+    const order = ++state.arrivals;
+    const sent = typeof msg.seq === "number" ? flow.settle(msg.seq) : null;
+    s.pump();
+    banner.clearRecoverable();
+    const m = msg.mask || {};
+    if (!buffers[0]) return;
+    /** @type {ImageBitmap | null} */
+    let frame = null;
+    try {
+      const t0 = performance.now();
+      const framePromise =
+        msg.frame && buffers[1] && typeof createImageBitmap === "function"
+          ? createImageBitmap(new Blob([buffers[1]], { type: "image/jpeg" }))
+          : Promise.resolve(null);
+      const data = await decodeMask(buffers[0], m.width, m.height, m.encoding || "deflate");
+      const decode_ms = performance.now() - t0;
+      frame = await framePromise;
+      // results arrive in order but decode concurrently: never replace a newer one
+      if (state.destroyed || order < state.applied) {
+        if (frame) frame.close();
+        return;
+      }
+      state.applied = order;
+      state.means.decode_mask.add(decode_ms, performance.now());
+      const latest = state.latest;
+      if (latest && latest.frame && latest.frame !== frame) latest.frame.close();
+      state.latest = {
+        header: msg,
+        mask: { data, width: m.width, height: m.height },
+        frame,
+        decode_ms,
+        t_received,
+        t_sent: sent ? sent.t_sent : null,
+        rendered: false,
+      };
+      state.dirty = true;
+      s.updateLegend();
+      controls.setDetected((msg.classes || []).map((/** @type {[number, number]} */ [i]) => s.labels()[i]).filter(Boolean));
+      if (s.kernelSource()) s.updatePlaceholder();
+    } catch (err) {
+      if (frame) frame.close();
+      console.error("segwidget: could not decode a result", err);
+    }
+  }
+
+  /**
+   * @param {Header} msg
+   * @param {(ArrayBuffer | ArrayBufferView)[]} buffers  DataView, Uint8Array, ArrayBuffer
+   */
+  function onMessage(msg, buffers) {
+    if (state.destroyed) return;
+    const bufs = (buffers || []).map(toUint8Array);
+    switch (msg.type) {
+      case "ready":
+      case "connected":
+        onReady(msg);
+        break;
+      case "loading":
+        state.loadingProfile = msg.profile || "profile";
+        controls.setLoading(state.loadingProfile);
+        s.updateStatus();
+        break;
+      case "result":
+        onResult(msg, bufs);
+        break;
+      case "stats":
+        state.serverStats = msg.stats || {};
+        break;
+      case "error":
+        if (typeof msg.seq === "number") {
+          flow.settle(msg.seq);
+          s.pump();
+        }
+        if (LOAD_ERRORS.includes(msg.code)) {
+          state.loadingProfile = null;
+          controls.setLoading(null);
+          s.updateStatus();
+        }
+        // recoverable errors clear when results resume; the others stay until dismissed
+        banner.show({
+          code: String(msg.code || "ERROR"),
+          message: String(msg.message || ""),
+          recoverable: !!msg.recoverable,
+          source: "server",
+        });
+        break;
+      default:
+        break;
+    }
+  }
+
+  return onMessage;
+}

@@ -1,0 +1,147 @@
+// Drawing: the overlay on the video (or the kernel's frame) every animation frame it changed,
+// the first draw of each result timed and reported, the stats overlay and the legend.
+
+import { makeFeedback } from "./flow.js";
+import { legendEntries } from "./legend.js";
+import { buildLut, filterIndices, resolvePalette } from "./palette.js";
+import { clientNow } from "./protocol.js";
+import { CLIENT_STAGES } from "./stats.js";
+
+/** @typedef {import("./session-state.js").Session} Session */
+
+/**
+ * The session's drawing loop and what it draws besides the overlay.
+ * @param {Session} s
+ */
+export function painter(s) {
+  const { store, camera, renderer, legend, statsOverlay, state, view } = s;
+  const { video, statsEl, legendEl } = view;
+  let raf = 0;
+  let lastOverlay = 0;
+
+  function currentLook() {
+    if (!state.look) {
+      const ready = state.ready;
+      const fallback = ready && (typeof ready.default_colormap === "string" ? ready.default_colormap : ready.colormap);
+      const colormap = store.get("colormap") || fallback || "voc";
+      const palette = resolvePalette(colormap, ready && ready.palettes, store.get("custom_palette"));
+      const keep = filterIndices(store.get("class_filter"), s.labels());
+      state.look = { lut: buildLut(palette, keep), keep, palette };
+    }
+    return state.look;
+  }
+
+  function draw() {
+    raf = requestAnimationFrame(draw);
+    const now = performance.now();
+    if (now - lastOverlay > 250) {
+      lastOverlay = now;
+      updateOverlay(now);
+    }
+    if (!state.dirty) return;
+    const latest = state.latest;
+    /** @type {CanvasImageSource | null} */
+    let source = null;
+    let w = 0;
+    let hh = 0;
+    if (s.kernelSource()) {
+      if (latest && latest.frame) {
+        source = latest.frame;
+        w = latest.frame.width;
+        hh = latest.frame.height;
+      }
+    } else if (camera.active) {
+      source = video;
+      w = video.videoWidth;
+      hh = video.videoHeight;
+    }
+    if (!source) return;
+    state.dirty = hasVideoFrameCallback ? false : !s.kernelSource();
+    const l = currentLook();
+    const t0 = performance.now();
+    renderer.draw(source, w, hh, latest ? latest.mask : null, {
+      mode: store.get("viz_mode") || "filled",
+      opacity: Number(store.get("opacity")),
+      lut: l.lut,
+    });
+    const t1 = performance.now();
+    if (!latest) return;
+    state.means.render.add(t1 - t0, t1);
+    if (!latest.rendered) {
+      latest.rendered = true;
+      state.resultRate.add(1, t1);
+      if (!s.kernelSource()) {
+        const t_rendered = clientNow();
+        const header = /** @type {any} */ (latest.header);
+        const feedback = makeFeedback(header, {
+          t_rendered,
+          render_ms: t1 - t0,
+          decode_ms: latest.decode_ms,
+          t_sent: latest.t_sent,
+          t_received: latest.t_received,
+        });
+        state.feedback = feedback;
+        state.latencyMean.add(feedback.latency_ms, t1);
+        s.emit("segwidget:render", {
+          seq: header.seq,
+          t_capture: header.t_capture,
+          t_sent: latest.t_sent,
+          t_received: latest.t_received,
+          t_rendered,
+          latency_ms: t_rendered - header.t_capture,
+          decode_ms: latest.decode_ms,
+          render_ms: t1 - t0,
+          server_ms: header.server_ms,
+          timings: header.timings,
+          profile: header.profile,
+        });
+      }
+    }
+  }
+
+  /** @param {number} now */
+  function updateOverlay(now) {
+    const { latest, ready } = state;
+    statsEl.hidden = !store.get("show_fps") || !latest;
+    legendEl.hidden = !store.get("show_legend");
+    if (statsEl.hidden) return;
+    const st = state.serverStats;
+    const local = state.resultRate.rate(now);
+    const localLatency = state.latencyMean.mean(now);
+    statsOverlay.update({
+      fps: st.fps != null ? Number(st.fps) : latest ? local : null,
+      latency_ms: !s.kernelSource() && localLatency != null ? localLatency : st.latency_ms ?? null,
+      inference_ms: st.inference_ms ?? null,
+      profile: (latest && latest.header.profile) || st.profile || (ready && ready.profile),
+      backend: st.backend || (ready && ready.info && ready.info.backend),
+      device: st.device || (ready && ready.info && ready.info.device),
+      dropped: st.frames_dropped ?? null,
+      gpu_memory_mb: st.gpu_memory_mb ?? null,
+      stages: st.stages,
+      client: Object.fromEntries(CLIENT_STAGES.map((k) => [k, state.means[k].mean(now)])),
+    });
+  }
+
+  // Redraw on each new video frame when the browser tells us about them.
+  const hasVideoFrameCallback = typeof (/** @type {any} */ (video).requestVideoFrameCallback) === "function";
+  if (hasVideoFrameCallback) {
+    const onVideoFrame = () => {
+      state.dirty = true;
+      if (!state.destroyed) /** @type {any} */ (video).requestVideoFrameCallback(onVideoFrame);
+    };
+    /** @type {any} */ (video).requestVideoFrameCallback(onVideoFrame);
+  }
+
+  function updateLegend() {
+    if (!state.latest) return legend.clear();
+    const { keep, palette } = currentLook();
+    legend.update(legendEntries(state.latest.header.classes || [], s.labels(), keep, palette));
+  }
+
+  return {
+    updateOverlay,
+    updateLegend,
+    start: () => (raf = requestAnimationFrame(draw)),
+    stop: () => cancelAnimationFrame(raf),
+  };
+}

@@ -1,0 +1,80 @@
+// The capture loop: grab, encode and send frames while the in-flight window (flow.js) has
+// room, with the client's timings in each frame and the feedback about the last one drawn.
+
+import { uploadSide } from "./flow.js";
+import { clientNow } from "./protocol.js";
+
+/** @typedef {import("./session-state.js").Session} Session */
+/** @typedef {import("./protocol.js").Header} Header */
+
+const round1 = (/** @type {number} */ x) => Math.round(x * 10) / 10;
+
+/**
+ * The session's `pump()`: safe to call any time; one loop runs at a time.
+ * @param {Session} s
+ */
+export function sender(s) {
+  const { store, transport, camera, flow, state } = s;
+
+  const canCapture = () =>
+    !state.destroyed &&
+    !s.kernelSource() &&
+    !!store.get("running") &&
+    !!state.ready &&
+    Number(state.ready.input_size) > 0 &&
+    camera.active &&
+    (!transport.isOpen || transport.isOpen());
+
+  async function pump() {
+    if (state.pumping) return;
+    state.pumping = true;
+    try {
+      while (canCapture() && flow.canSend()) {
+        await camera.nextFrame();
+        if (!canCapture() || !flow.canSend()) break;
+        const uploadSize = store.get("upload_size") || "model";
+        const side = uploadSide(uploadSize, Number(/** @type {Header} */ (state.ready).input_size));
+        const grab = await camera.grab(side, store.get("jpeg_quality"));
+        if (!grab || !canCapture()) break;
+        state.seq += 1;
+        const seq = state.seq;
+        /** @type {Header} */
+        const header = {
+          type: "frame",
+          seq,
+          t_capture: grab.t_capture,
+          width: grab.width,
+          height: grab.height,
+          client: { capture_ms: round1(grab.capture_ms), encode_ms: round1(grab.encode_ms) },
+        };
+        if (state.feedback) header.feedback = state.feedback;
+        state.feedback = null;
+        const now = performance.now();
+        state.means.capture.add(grab.capture_ms, now);
+        state.means.encode.add(grab.encode_ms, now);
+        const t_sent = clientNow();
+        flow.begin({ seq, t_capture: grab.t_capture, t_sent });
+        transport.send(header, [grab.bytes]);
+        s.emit("segwidget:frame", {
+          seq,
+          t_capture: grab.t_capture,
+          t_sent,
+          bytes: grab.bytes.length,
+          width: grab.width,
+          height: grab.height,
+          capture_ms: grab.capture_ms,
+          encode_ms: grab.encode_ms,
+          in_flight: flow.size,
+          max_in_flight: flow.maxInFlight,
+          upload_size: uploadSize,
+        });
+      }
+    } catch (err) {
+      console.error("segwidget: capture failed", err);
+    } finally {
+      state.pumping = false;
+    }
+  }
+
+  return pump;
+}

@@ -1,0 +1,104 @@
+// What the parts of one mounted view share: its DOM, its components, its mutable state and
+// the actions the parts call on one another (filled in by createSession in session.js).
+
+import { RollingMean, h } from "./util.js";
+import { CLIENT_STAGES } from "./stats.js";
+
+/**
+ * @typedef {import("./store.js").SettingsStore} SettingsStore
+ * @typedef {import("./protocol.js").Header} Header
+ * @typedef {{send: (header: Header, buffers?: Uint8Array[]) => void,
+ *   onMessage: (cb: (header: Header, buffers: (ArrayBuffer | ArrayBufferView)[]) => void) => () => void,
+ *   isOpen?: () => boolean}} Transport
+ */
+
+/**
+ * @typedef {object} MaskState  the newest decoded result
+ * @property {Header} header
+ * @property {{data: Uint8Array, width: number, height: number}} mask
+ * @property {ImageBitmap | null} frame  kernel-side source: the frame the mask belongs to
+ * @property {number} decode_ms
+ * @property {number} t_received
+ * @property {number | null} t_sent
+ * @property {boolean} rendered
+ */
+
+/**
+ * The view's DOM.
+ * @param {SettingsStore} store
+ */
+export function buildView(store) {
+  const toolbar = h("div", { class: "sw-toolbar" });
+  const canvas = /** @type {HTMLCanvasElement} */ (h("canvas", { class: "sw-canvas" }));
+  const video = /** @type {HTMLVideoElement} */ (h("video", { class: "sw-video", muted: true, playsinline: true, autoplay: true }));
+  const statsEl = h("div", { class: "sw-stats" });
+  const bannerEl = h("div", { class: "sw-banner" });
+  const statusEl = h("div", { class: "sw-status" });
+  const placeholderText = h("p", {});
+  const placeholderBtn = h("button", { class: "sw-btn sw-primary", type: "button", onclick: () => store.set("running", true) }, "▶ Start camera");
+  const placeholder = h("div", { class: "sw-placeholder" }, placeholderText, placeholderBtn);
+  const legendEl = h("ul", { class: "sw-legend" });
+  const infoEl = h("div", { class: "sw-info" });
+  const stage = h("div", { class: "sw-stage" }, canvas, video, placeholder, statsEl, statusEl, bannerEl);
+  const root = h("div", { class: "segwidget" }, toolbar, stage, h("div", { class: "sw-footer" }, legendEl, infoEl));
+  return { root, toolbar, canvas, video, statsEl, bannerEl, statusEl, placeholderText, placeholderBtn, placeholder, legendEl, infoEl, stage };
+}
+
+/** @typedef {ReturnType<typeof buildView>} View */
+
+/** The session's mutable state, as it is before the first message. */
+export function initialState() {
+  return {
+    /** @type {Header | null} */
+    ready: null,
+    /** @type {MaskState | null} */
+    latest: null,
+    seq: 0,
+    arrivals: 0, // results received
+    applied: 0, // arrival number of the result in `latest`
+    /** @type {Record<string, any> | null} feedback about the last rendered result, for the next frame */
+    feedback: null,
+    /** @type {Record<string, any>} */
+    serverStats: {},
+    clientErrorReported: false,
+    destroyed: false,
+    pumping: false,
+    dirty: true,
+    cameraStarting: false,
+    /** @type {string | null} */
+    loadingProfile: null,
+    /** @type {string | null} */
+    deviceId: null,
+    /** Colour LUT, palette and visible classes; null when a setting they depend on changed.
+     * @type {{lut: Uint8Array, keep: Set<number> | null, palette: number[][]} | null} */
+    look: null,
+    // client-side figures for the stats overlay, over the last second
+    means: Object.fromEntries(CLIENT_STAGES.map((k) => [k, new RollingMean(1000)])),
+    latencyMean: new RollingMean(1000),
+    resultRate: new RollingMean(1000),
+  };
+}
+
+/**
+ * @typedef {object} Session
+ * @property {SettingsStore} store
+ * @property {Transport} transport
+ * @property {View} view
+ * @property {ReturnType<typeof initialState>} state
+ * @property {import("./banner.js").Banner} banner
+ * @property {import("./stats.js").StatsOverlay} statsOverlay
+ * @property {import("./legend.js").Legend} legend
+ * @property {import("./renderer.js").CanvasRenderer} renderer
+ * @property {import("./controls.js").Controls} controls
+ * @property {import("./capture.js").Camera} camera
+ * @property {import("./flow.js").FrameFlow} flow
+ * @property {() => boolean} kernelSource
+ * @property {() => string[]} labels
+ * @property {(name: string, detail: Record<string, any>) => void} emit
+ * @property {() => void} pump  send frames while the in-flight window allows (sender.js)
+ * @property {() => void} startCamera
+ * @property {() => void} updatePlaceholder
+ * @property {() => void} updateStatus
+ * @property {() => void} updateLegend
+ * @property {(err: {code: string, message: string, recoverable: boolean}) => void} reportClientError
+ */
