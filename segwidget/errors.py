@@ -46,3 +46,17 @@ class ProtocolError(SegwidgetError, ValueError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+class StreamFailedError(SegwidgetError, RuntimeError):
+    """A widget's stream cannot produce results (its model failed to load, its camera failed).
+
+    Raised by ``latest()``, ``snapshot()``, ``record()`` and ``wait_source()`` with the code and
+    message of the error the widget shows, instead of a timeout.
+    """
+
+    recoverable = False
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code

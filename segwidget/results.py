@@ -135,6 +135,7 @@ class Recording:
         self._done = threading.Event()
         self._result: RecordingResult | None = None
         self._error: BaseException | None = None
+        self._failure: BaseException | None = None
         self.started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="segwidget-record", daemon=True)
         self._thread.start()
@@ -156,6 +157,12 @@ class Recording:
         """End the recording now (the file is written on the recording's thread)."""
         self._stop.set()
         self._queue.put(None)
+
+    def fail(self, error: BaseException) -> None:
+        """End the recording because the stream failed: ``wait()`` raises ``error`` when no
+        result was recorded (what was recorded before is still written)."""
+        self._failure = error
+        self.stop()
 
     def wait(self, timeout: float | None = None) -> RecordingResult:
         """Block until the file is written; return ``(path, frames, fps, duration_s)``."""
@@ -209,6 +216,8 @@ class Recording:
 
     def _write(self) -> RecordingResult:
         n = len(self._spool)
+        if n == 0 and self._failure is not None:
+            raise self._failure
         if n == 0:
             raise RuntimeError(
                 f"no results arrived while recording {self.path}: is the stream running "
@@ -232,3 +241,101 @@ class Recording:
             writer.release()
         self._spool.clear()
         return RecordingResult(self.path, n, round(fps, 3), round(span, 3))
+
+
+class ResultHub:
+    """A widget's results: the newest, how many, waiters, ``on_result`` listeners, recordings.
+
+    ``failure()`` returns the error that keeps the stream from producing results, or None:
+    waits end with it instead of timing out, and recordings in progress end with it.
+    """
+
+    def __init__(self, failure: Callable[[], BaseException | None]):
+        self._failure = failure
+        self._cond = threading.Condition()
+        self._latest: Result | None = None
+        self.count = 0
+        self._listeners: list[Callable[[Result], Any]] = []
+        self._recordings: list[Recording] = []
+
+    def _check(self) -> None:
+        error = self._failure()
+        if error is not None:
+            raise error
+
+    def latest(self, timeout: float | None = None) -> Result | None:
+        with self._cond:
+            if self._latest is None and timeout is not None:
+                self._cond.wait_for(lambda: self._latest is not None or self._failure(), timeout)
+            self._check()
+            return self._latest
+
+    def wait_for(self, after: int, timeout: float) -> Result:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.count > after or self._failure(), timeout):
+                raise TimeoutError(f"no result within {timeout} s")
+            self._check()
+            assert self._latest is not None
+            return self._latest
+
+    def wait_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        """Wait for ``done()`` (re-checked at each :meth:`wake`); raise the failure if any."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: done() or self._failure(), timeout)
+            self._check()
+            return ok
+
+    def check(self) -> None:
+        """Raise the failure, if any."""
+        self._check()
+
+    def wake(self) -> None:
+        """Something waits may depend on changed (an error, a source that finished)."""
+        with self._cond:
+            self._cond.notify_all()
+            error = self._failure()
+            recordings = list(self._recordings) if error is not None else []
+        for rec in recordings:
+            rec.fail(error)
+
+    def publish(self, result: Result) -> None:
+        """A new result: store it, wake the waiters, feed recordings and listeners."""
+        with self._cond:
+            self._latest = result
+            self.count += 1
+            self._cond.notify_all()
+            listeners = list(self._listeners)
+            recordings = list(self._recordings)
+        for rec in recordings:
+            rec.push(result)
+        for callback in listeners:
+            try:
+                callback(result)
+            except Exception:
+                log.exception("on_result callback %r raised", callback)
+
+    def listen(self, callback: Callable[[Result], Any]) -> Callable[[], None]:
+        with self._cond:
+            self._listeners.append(callback)
+
+        def remove() -> None:
+            with self._cond:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return remove
+
+    def add_recording(self, rec: Recording) -> None:
+        with self._cond:
+            self._recordings.append(rec)
+
+    def recording_done(self, rec: Recording) -> None:
+        with self._cond:
+            if rec in self._recordings:
+                self._recordings.remove(rec)
+
+    def stop_recordings(self) -> None:
+        with self._cond:
+            recordings = list(self._recordings)
+        for rec in recordings:
+            rec.stop()

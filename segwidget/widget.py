@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,11 +23,12 @@ import numpy as np
 import traitlets as t
 
 from .engine import LABELS, Engine, SegResult
+from .errors import StreamFailedError
 from .kernel_status import quiet_comm, unquiet_comm
 from .labels import COLORMAPS, resolve_palette, validate_class_filter
 from .profiles import PROFILES
 from .render import VIZ_MODES
-from .results import Recording, RecordingResult, Result
+from .results import Recording, RecordingResult, Result, ResultHub
 from .sources import FrameSource, SourceRunner, make_source
 from .stream import Frame, Session, default_scheduler
 from .transports.comm import CommTransport
@@ -134,11 +134,7 @@ class SegWidget(anywidget.AnyWidget):
         kind = "kernel" if self._source is not None else "browser"
         super().__init__(profile=profile, source_kind=kind, **settings)
 
-        self._lock = threading.Condition()
-        self._latest: Result | None = None
-        self._results = 0
-        self._listeners: list[Callable[[Result], None]] = []
-        self._recordings: list[Recording] = []
+        self._hub = ResultHub(self._failed)
         self._runner: SourceRunner | None = None
         self._error_from_client = False
         self._reverting = False
@@ -255,24 +251,21 @@ class SegWidget(anywidget.AnyWidget):
         return self._session.engine if self._session else None
 
     def latest(self, timeout: float | None = None) -> Result | None:
-        """The newest result, or None. With ``timeout``, wait that long for a first one."""
-        with self._lock:
-            if self._latest is None and timeout is not None:
-                self._lock.wait_for(lambda: self._latest is not None, timeout)
-            return self._latest
+        """The newest result, or None. With ``timeout``, wait that long for a first one.
+
+        Raises :class:`~segwidget.errors.StreamFailedError` (the code and message of
+        ``error``) when the stream cannot produce results, e.g. its model failed to load.
+        """
+        return self._hub.latest(timeout)
 
     def wait_for_result(self, after: int = 0, timeout: float = 30.0) -> Result:
         """Block until more than ``after`` results have arrived; return the newest."""
-        with self._lock:
-            if not self._lock.wait_for(lambda: self._results > after, timeout):
-                raise TimeoutError(f"no result within {timeout} s")
-            assert self._latest is not None
-            return self._latest
+        return self._hub.wait_for(after, timeout)
 
     @property
     def results_count(self) -> int:
         """How many results this widget has received."""
-        return self._results
+        return self._hub.count
 
     def snapshot(self, path: str | os.PathLike = "snapshot.png", timeout: float = 5.0) -> Path:
         """Save the newest composite (what the view shows) as an image; return its path."""
@@ -292,30 +285,25 @@ class SegWidget(anywidget.AnyWidget):
 
         Exceptions are logged, never stop the stream. Returns a function that unregisters it.
         """
-        with self._lock:
-            self._listeners.append(callback)
-
-        def remove() -> None:
-            with self._lock:
-                if callback in self._listeners:
-                    self._listeners.remove(callback)
-
-        return remove
+        return self._hub.listen(callback)
 
     def record(self, path: str | os.PathLike = "clip.mp4", seconds: float | None = 10) -> Recording:
         """Record the composites to a video for ``seconds`` (None: until ``.stop()``).
 
         Returns at once; ``.wait()`` on the handle gives ``(path, frames, fps, duration_s)``.
         """
-        rec = Recording(path, seconds, lambda r: r.overlay(), on_done=self._recording_done)
-        with self._lock:
-            self._recordings.append(rec)
+        self._hub.check()
+        rec = Recording(path, seconds, lambda r: r.overlay(), on_done=self._hub.recording_done)
+        self._hub.add_recording(rec)
         return rec
 
     def wait_source(self, timeout: float | None = None) -> bool:
         """Wait until a kernel-side source has finished (end of stream, error or stop)."""
         runner = self._runner
-        return True if runner is None else runner.finished.wait(timeout)
+        if runner is None:
+            self._hub.check()
+            return True
+        return self._hub.wait_until(runner.finished.is_set, timeout)
 
     def composite(self, frame: np.ndarray, mask: np.ndarray, labels: list[str], **settings):
         """Composite ``mask`` over ``frame`` with this widget's settings (or ``settings``)."""
@@ -347,8 +335,8 @@ class SegWidget(anywidget.AnyWidget):
                 self._source.close()
             if self._session is not None:
                 self._session.close()
-            for rec in list(getattr(self, "_recordings", [])):
-                rec.stop()
+            if getattr(self, "_hub", None) is not None:
+                self._hub.stop_recordings()
         finally:
             super().close()
 
@@ -380,14 +368,10 @@ class SegWidget(anywidget.AnyWidget):
             runner.stop(timeout=5.0 if wait else 0)
 
     def _source_finished(self, reason: str) -> None:
+        self._hub.wake()  # ends wait_source()
         if reason != "stopped" and self._session is not None and not self._session.closed:
             self._session.maybe_emit_stats(force=True)
             self.running = False
-
-    def _recording_done(self, rec: Recording) -> None:
-        with self._lock:
-            if rec in self._recordings:
-                self._recordings.remove(rec)
 
     def _set_error(self, msg: dict[str, Any], client: bool = False) -> None:
         self._error_from_client = client
@@ -395,6 +379,21 @@ class SegWidget(anywidget.AnyWidget):
             "error",
             {"code": msg["code"], "message": msg["message"], "recoverable": msg["recoverable"]},
         )
+        self._hub.wake()  # waits end with this error if it stops the stream
+
+    def _failed(self) -> StreamFailedError | None:
+        """The error that keeps this stream from producing results, if any.
+
+        A non-recoverable error with no model serving (a first load failed) or from the view
+        (the camera); a failed switch is not one, since the previous profile keeps serving.
+        """
+        err = self.error
+        if err is None or err.get("recoverable"):
+            return None
+        session = self._session
+        if session is not None and session.engine is not None and not self._error_from_client:
+            return None
+        return StreamFailedError(err["code"], err["message"])
 
     def _clear_client_error(self) -> None:
         if self._error_from_client:
@@ -403,12 +402,6 @@ class SegWidget(anywidget.AnyWidget):
 
     def _deliver_result(self, frame: Frame, seg: SegResult) -> None:
         result = Result.from_seg(frame.seq, frame.t_capture, seg, self.composite)
-        with self._lock:
-            self._latest = result
-            self._results += 1
-            self._lock.notify_all()
-            listeners = list(self._listeners)
-            recordings = list(self._recordings)
         if frame.jpeg is None and self._runner is not None:
             self._runner.frame_done(frame.seq)
         if self.error is not None and self.error.get("recoverable"):
@@ -420,13 +413,7 @@ class SegWidget(anywidget.AnyWidget):
         ):
             self._detected_at = now
             self.set_trait("detected", [[n, round(f, 4)] for n, f in result.classes])
-        for rec in recordings:
-            rec.push(result)
-        for callback in listeners:
-            try:
-                callback(result)
-            except Exception:
-                log.exception("on_result callback %r raised", callback)
+        self._hub.publish(result)
 
     def _deliver_error(self, frame: Frame | None, msg: dict[str, Any]) -> None:
         self._set_error(msg)

@@ -12,6 +12,7 @@ import pytest
 import traitlets
 
 from segwidget import SegWidget, stream
+from segwidget.errors import StreamFailedError, WeightsUnavailableError
 from segwidget.labels import ADE20K_CLASSES, VOC_CLASSES, resolve_palette
 from segwidget.preprocess import decode_jpeg, encode_jpeg
 from segwidget.protocol import decode_mask
@@ -594,6 +595,69 @@ def test_first_load_failure_stops_the_stream(make_widget, photo, monkeypatch):
     assert "seq" not in err
     assert w.error["code"] == "WEIGHTS_UNAVAILABLE"
     assert w.running is False
-    assert w.wait_source(TIMEOUT)
+    with pytest.raises(StreamFailedError, match="offline") as failed:
+        w.wait_source(TIMEOUT)
+    assert failed.value.code == "WEIGHTS_UNAVAILABLE"
     assert w.engine is None
     assert w.outbox.of("ready") == []
+
+
+def test_a_failed_stream_raises_its_error_where_the_user_looks_next(
+    make_widget, tmp_path, monkeypatch
+):
+    """Offline with no weights: latest(), snapshot(), record() and wait_for_result() raise
+    the widget's own error (code and message) at once instead of timing out."""
+    loading = threading.Event()
+
+    def offline(profile, **kwargs):
+        loading.wait(TIMEOUT)
+        raise WeightsUnavailableError("pretrained weights are not cached and we are offline")
+
+    monkeypatch.setattr(stream, "get_engine", offline)
+    w = make_widget(weights="pretrained", wait_ready=False)
+    rec = w.record(tmp_path / "clip.mp4", seconds=None)  # started before the failure
+    waiter: dict = {}
+
+    def wait_latest():
+        try:
+            w.latest(timeout=TIMEOUT)
+        except StreamFailedError as exc:
+            waiter["error"] = exc
+
+    t = threading.Thread(target=wait_latest)
+    t.start()
+    loading.set()  # the load now fails while latest() waits
+    t.join(TIMEOUT)
+    assert not t.is_alive()
+    assert waiter["error"].code == "WEIGHTS_UNAVAILABLE"
+    assert str(waiter["error"]) == w.error["message"]
+    for call in (
+        lambda: w.latest(),
+        lambda: w.latest(timeout=TIMEOUT),
+        lambda: w.wait_for_result(timeout=TIMEOUT),
+        lambda: w.snapshot(tmp_path / "shot.png", timeout=TIMEOUT),
+        lambda: w.record(tmp_path / "other.mp4", seconds=5),
+        lambda: w.wait_source(TIMEOUT),
+        lambda: rec.wait(TIMEOUT),
+    ):
+        with pytest.raises(StreamFailedError, match="offline"):
+            call()
+    assert not (tmp_path / "shot.png").exists()
+
+
+def test_a_failed_switch_does_not_fail_the_stream(make_widget, jpegs, monkeypatch):
+    w = make_widget()
+    real = stream.get_engine
+
+    def offline_balanced(profile, **kwargs):
+        if profile == "balanced":
+            raise WeightsUnavailableError("balanced: offline")
+        return real(profile, **kwargs)
+
+    monkeypatch.setattr(stream, "get_engine", offline_balanced)
+    w.profile = "balanced"
+    w.outbox.wait(lambda c: c["type"] == "error")
+    assert w.error["code"] == "WEIGHTS_UNAVAILABLE"
+    send_frame(w, 1, jpegs["astronaut"])
+    result_for(w, 1)
+    assert w.latest(timeout=TIMEOUT).seq == 1  # the fast profile keeps serving
