@@ -25,6 +25,23 @@ from .protocol import encode_mask
 log = logging.getLogger(__name__)
 
 STATS_PERIOD_S = 1.0
+#: Below this model-only frame rate a profile is too slow for live video: the stats say so.
+LIVE_MIN_FPS = 4.0
+
+
+def slow_note(profile: str, inference_ms: float | None, device: str | None) -> str | None:
+    """``"balanced: about 1.3 FPS on this CPU ..."`` when the model alone is too slow to follow
+    a camera, else None."""
+    if not inference_ms or inference_ms <= 0:
+        return None
+    fps = 1000.0 / inference_ms
+    if fps >= LIVE_MIN_FPS:
+        return None
+    where = "GPU" if device == "cuda" else "CPU"
+    return (
+        f"{profile}: about {fps:.1f} FPS on this {where}, too slow for live video "
+        "(a lighter profile keeps up)"
+    )
 
 
 @dataclass
@@ -283,6 +300,7 @@ class Session:
             backend=info.get("backend"),
             device=info.get("device"),
         )
+        stats["slow"] = slow_note(self.profile, stats.get("inference_ms"), info.get("device"))
         return stats
 
     def maybe_emit_stats(self, force: bool = False) -> None:

@@ -6,7 +6,14 @@ import pytest
 
 from segwidget.preprocess import encode_jpeg
 from segwidget.protocol import decode_mask
-from segwidget.stream import Frame, Scheduler, Session, result_message
+from segwidget.stream import (
+    LIVE_MIN_FPS,
+    Frame,
+    Scheduler,
+    Session,
+    result_message,
+    slow_note,
+)
 
 
 class RecordingSink:
@@ -158,3 +165,23 @@ def test_closed_session_takes_no_frames(scheduler, fast_engine, photo):
     session.close()
     session.submit(Frame(seq=1, jpeg=encode_jpeg(photo)))
     assert session.queue_size == 0
+
+
+def test_stats_say_when_a_profile_is_too_slow_for_live_video():
+    note = slow_note("balanced", 770.0, "cpu")
+    assert note.startswith("balanced: about 1.3 FPS on this CPU")
+    assert "GPU" in slow_note("accurate", 400.0, "cuda")
+    assert slow_note("fast", 1000.0 / LIVE_MIN_FPS - 1, "cpu") is None
+    assert slow_note("fast", None, "cpu") is None
+
+
+def test_session_stats_carry_the_slow_note(fast_engine):
+    scheduler = Scheduler()
+    session = Session(RecordingSink(), scheduler, engine=fast_engine)
+    session.stats.record({"inference": 800.0})
+    assert session.stats_snapshot()["slow"].startswith("fast: about 1.2 FPS on this CPU")
+    for _ in range(4):
+        session.stats.record({"inference": 20.0})  # mean 176 ms: keeps up
+    assert session.stats_snapshot()["slow"] is None
+    session.close()
+    scheduler.stop()

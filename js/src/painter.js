@@ -117,6 +117,7 @@ export function painter(s) {
       device: st.device || (ready && ready.info && ready.info.device),
       dropped: st.frames_dropped ?? null,
       gpu_memory_mb: st.gpu_memory_mb ?? null,
+      slow: st.slow ?? null,
       stages: st.stages,
       client: Object.fromEntries(CLIENT_STAGES.map((k) => [k, state.means[k].mean(now)])),
     });

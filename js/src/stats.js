@@ -59,14 +59,15 @@ export class StatsOverlay {
     this.latency = h("span", { class: "sw-latency" });
     this.info = h("div", { class: "sw-stats-info" });
     this.bar = h("div", { class: "sw-stagebar" });
-    el.replaceChildren(h("div", { class: "sw-stats-main" }, this.fps, this.latency), this.info, this.bar);
+    this.note = h("div", { class: "sw-stats-note" });
+    el.replaceChildren(h("div", { class: "sw-stats-main" }, this.fps, this.latency), this.info, this.note, this.bar);
     this.barKey = "";
   }
 
   /**
    * @param {{fps: number | null, latency_ms: number | null, inference_ms?: number | null,
    *   profile?: string | null, backend?: string | null, device?: string | null, dropped?: number | null,
-   *   gpu_memory_mb?: number | null,
+   *   gpu_memory_mb?: number | null, slow?: string | null,
    *   stages?: Record<string, number> | null, client?: Record<string, number | null>}} s
    */
   update(s) {
@@ -77,6 +78,9 @@ export class StatsOverlay {
     if (s.gpu_memory_mb != null) parts.push(`GPU ${Math.round(s.gpu_memory_mb)} MB`);
     if (s.dropped) parts.push(`${s.dropped} dropped`);
     this.info.textContent = parts.filter(Boolean).join(" · ");
+    // The kernel's word that this profile cannot follow a camera on this machine.
+    this.note.textContent = s.slow || "";
+    this.note.hidden = !s.slow;
     const { segments, total } = stageSegments(s.stages, s.client);
     const key = segments.map((g) => `${g.name}:${g.ms.toFixed(1)}`).join("|");
     if (key === this.barKey) return;
