@@ -17,7 +17,7 @@ from .labels import ADE20K_CLASSES, PALETTES, VOC_CLASSES
 from .postprocess import class_fractions, upsample_mask
 from .preprocess import DEFAULT_MAX_SIDE, decode_jpeg, resize, to_nchw, validate_frame
 from .profiles import Profile, get_profile, input_hw
-from .weights import load_weights
+from .weights_ref import describe_weights
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,10 @@ class Engine:
         self.palette: np.ndarray = PALETTES[self.profile.default_colormap]
         self._lock = threading.Lock()
 
-        loaded = load_weights(self.profile, weights)
+        ref = describe_weights(self.profile, weights)
         sample = input_hw(3, 4, input_size, self.profile.multiple)
         cache = Path(cache_dir) if cache_dir is not None else None
-        self._run = backends.create(choice, self.profile, loaded, sample, cache)
+        self._run = backends.create(choice, self.profile, weights, ref, sample, cache)
         self._run(np.zeros((1, 3, *sample), np.uint8))  # warm-up: first call allocates
         self.load_ms = (time.perf_counter() - t0) * 1000
         size_note = "GPU default" if choice.device == "cuda" else "CPU default (interactive)"
@@ -96,8 +96,8 @@ class Engine:
             != (self.profile.gpu_size if choice.device == "cuda" else self.profile.cpu_size)
             else size_note,
             "backend_reason": choice.reason,
-            "weights": loaded.description,
-            "pretrained": loaded.pretrained,
+            "weights": ref.description,
+            "pretrained": ref.pretrained,
             "num_classes": self.profile.num_classes,
             "load_ms": round(self.load_ms, 1),
         }

@@ -12,13 +12,16 @@ import logging
 import os
 import tempfile
 import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .hardware import BackendChoice
 from .profiles import Profile
-from .weights import SegmentationNet, cache_root
+from .weights_ref import cache_root
+
+if TYPE_CHECKING:
+    from .weights import SegmentationNet
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +38,16 @@ def exports_dir(cache_dir: Path | None = None) -> Path:
     return Path(base) / "segwidget" / "exports"
 
 
-def export_key(profile: Profile, weights_identity: str, precision: str) -> str:
-    import onnx
-    import torchvision
-    import transformers
+def _version(package: str) -> str:
+    """A package's installed version, read from its metadata: importing torch to ask
+    ``torch.__version__`` would cost the cached path the memory it exists to save."""
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "absent"
 
+
+def export_key(profile: Profile, weights_identity: str, precision: str) -> str:
     fields = {
         "profile": profile.name,
         "model": profile.model,
@@ -47,12 +55,17 @@ def export_key(profile: Profile, weights_identity: str, precision: str) -> str:
         "precision": precision,
         "opset": OPSET,
         "shape": "1x3xHxW dynamic",
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "transformers": transformers.__version__,
-        "onnx": onnx.__version__,
+        **{name: _version(name) for name in ("torch", "torchvision", "transformers", "onnx")},
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def export_path(
+    profile: Profile, weights_identity: str, precision: str, cache_dir: Path | None = None
+) -> Path:
+    """Where the export for these weights and precision lives (whether or not it exists yet)."""
+    key = export_key(profile, weights_identity, precision)
+    return exports_dir(cache_dir) / f"{profile.name}-{precision}-{key}.onnx"
 
 
 def export_onnx(
@@ -64,12 +77,13 @@ def export_onnx(
     cache_dir: Path | None = None,
 ) -> Path:
     """Return the cached ONNX file for this network, exporting it first if needed."""
-    folder = exports_dir(cache_dir)
-    key = export_key(profile, weights_identity, choice.precision)
-    path = folder / f"{profile.name}-{choice.precision}-{key}.onnx"
+    path = export_path(profile, weights_identity, choice.precision, cache_dir)
     if path.exists():
         log.info("reusing ONNX export %s", path)
         return path
+    import torch
+
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     device = torch.device(choice.device)
     dtype = torch.float16 if choice.precision == "fp16" else torch.float32

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import importlib.util
 import logging
+import sys
 from dataclasses import dataclass, field
 
 from .errors import BackendUnavailableError
@@ -33,18 +36,27 @@ class Hardware:
 
 @functools.lru_cache(maxsize=1)
 def detect() -> Hardware:
-    """Probe torch, onnxruntime and tensorrt once per process."""
+    """Probe the CUDA driver, torch, onnxruntime and tensorrt once per process.
+
+    torch (about 500 MB resident) is imported only where a CUDA driver reports a GPU, or
+    when something already imported it: a CPU machine running a cached ONNX export never
+    needs it.
+    """
     notes = []
     cuda, name = False, None
-    try:
-        import torch
+    gpus = cuda_driver_devices()
+    if gpus == 0 and "torch" not in sys.modules:
+        notes.append("no CUDA driver or GPU found")
+    else:
+        try:
+            import torch
 
-        cuda = torch.cuda.is_available()
-        name = torch.cuda.get_device_name(0) if cuda else None
-        if not cuda:
-            notes.append("torch sees no CUDA device")
-    except Exception as exc:  # a broken CUDA install must not stop CPU use
-        notes.append(f"CUDA probe failed: {exc}")
+            cuda = torch.cuda.is_available()
+            name = torch.cuda.get_device_name(0) if cuda else None
+            if not cuda:
+                notes.append("torch sees no CUDA device")
+        except Exception as exc:  # a broken CUDA install must not stop CPU use
+            notes.append(f"CUDA probe failed: {exc}")
     providers: tuple[str, ...] = ()
     try:
         import onnxruntime as ort
@@ -61,6 +73,22 @@ def detect() -> Hardware:
         except Exception as exc:
             notes.append(f"tensorrt import failed: {exc}")
     return Hardware(cuda, name, providers, trt, tuple(notes))
+
+
+def cuda_driver_devices() -> int:
+    """How many GPUs the CUDA driver library reports (0 without a driver), without torch."""
+    names = ["nvcuda.dll"] if sys.platform == "win32" else ["libcuda.so.1", "libcuda.so"]
+    found = ctypes.util.find_library("cuda")
+    for lib in [*names, *([found] if found else [])]:
+        try:
+            driver = ctypes.CDLL(lib)
+        except OSError:
+            continue
+        count = ctypes.c_int(0)
+        if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
+            return 0
+        return count.value
+    return 0
 
 
 @dataclass(frozen=True)

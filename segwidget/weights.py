@@ -19,11 +19,11 @@ from torch import nn
 
 from .errors import WeightsUnavailableError
 from .profiles import IMAGENET_MEAN, IMAGENET_STD, Profile
+from .weights_ref import RANDOM_SEED, cache_root, describe_weights
 
 log = logging.getLogger(__name__)
 
 HF_HOST = "huggingface.co"
-RANDOM_SEED = 0
 PROBE_TIMEOUT_S = 5.0
 
 
@@ -66,12 +66,6 @@ class SegmentationNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits(x).argmax(1).to(torch.uint8)
-
-
-def cache_root() -> Path | None:
-    """``SEGWIDGET_CACHE_DIR`` (e.g. on Google Drive) overrides the standard caches."""
-    root = os.environ.get("SEGWIDGET_CACHE_DIR")
-    return Path(root).expanduser() if root else None
 
 
 def torch_hub_dir() -> Path:
@@ -121,22 +115,20 @@ def load_weights(profile: Profile, weights: str | os.PathLike = "pretrained") ->
     ``weights``: ``"pretrained"`` (standard caches, downloads if online), ``"random"``
     (seeded, untrained) or a path to a torchvision state dict file / Hugging Face folder.
     """
-    if isinstance(weights, os.PathLike) or weights not in ("pretrained", "random"):
-        loaded = _load_path(profile, Path(weights).expanduser())
-    elif weights == "random":
+    ref = describe_weights(profile, weights)
+    if ref.path is not None:
+        module = _load_path(profile, ref.path)
+    elif ref.kind == "random":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)
             module = build_architecture(profile)
             _calibrate_batchnorm(module, profile)
-        loaded = LoadedWeights(
-            module, f"random-seed{RANDOM_SEED}", "random (untrained, seeded)", False
-        )
     elif profile.family == "torchvision":
-        loaded = _load_torchvision_pretrained(profile)
+        module = _load_torchvision_pretrained(profile)
     else:
-        loaded = _load_hf_pretrained(profile, profile.pretrained)
-    loaded.module.eval()
-    return loaded
+        module = _load_hf_pretrained(profile, profile.pretrained)
+    module.eval()
+    return LoadedWeights(module, ref.identity, ref.description, ref.pretrained)
 
 
 def _calibrate_batchnorm(module: nn.Module, profile: Profile) -> None:
@@ -169,7 +161,7 @@ def _torchvision_weights_enum(profile: Profile):
     return getattr(getattr(segmentation, enum_name), member)
 
 
-def _load_torchvision_pretrained(profile: Profile) -> LoadedWeights:
+def _load_torchvision_pretrained(profile: Profile) -> nn.Module:
     enum = _torchvision_weights_enum(profile)
     path = torch_hub_dir() / "checkpoints" / os.path.basename(urlparse(enum.url).path)
     if not path.exists():
@@ -183,10 +175,10 @@ def _load_torchvision_pretrained(profile: Profile) -> LoadedWeights:
     state = torch.load(path, map_location="cpu", weights_only=True)
     module = build_architecture(profile, aux=any(k.startswith("aux_classifier") for k in state))
     module.load_state_dict(state)
-    return LoadedWeights(module, f"torchvision:{profile.pretrained}", f"pretrained ({enum})", True)
+    return module
 
 
-def _load_hf_pretrained(profile: Profile, repo: str) -> LoadedWeights:
+def _load_hf_pretrained(profile: Profile, repo: str) -> nn.Module:
     from transformers import SegformerForSemanticSegmentation
 
     cache = hf_cache_dir()
@@ -205,27 +197,17 @@ def _load_hf_pretrained(profile: Profile, repo: str) -> LoadedWeights:
             module = SegformerForSemanticSegmentation.from_pretrained(repo, cache_dir=cache)
         except Exception as exc:
             raise _unavailable(profile, where, f"download failed: {exc}") from exc
-    return LoadedWeights(module, f"hf:{repo}", f"pretrained ({repo})", True)
+    return module
 
 
-def _load_path(profile: Profile, path: Path) -> LoadedWeights:
-    if not path.exists():
-        raise FileNotFoundError(
-            f"weights path {str(path)!r} does not exist; pass 'pretrained', 'random', "
-            "a torchvision state dict file or a Hugging Face model folder"
-        )
-    stat = path.stat()
-    identity = f"path:{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}"
+def _load_path(profile: Profile, path: Path) -> nn.Module:
+    """A module from a path :func:`describe_weights` has checked."""
     if path.is_dir():
-        if profile.family != "segformer":
-            raise ValueError(
-                f"profile {profile.name!r} loads a torchvision state dict file, not a folder"
-            )
         from transformers import SegformerForSemanticSegmentation
 
         module = SegformerForSemanticSegmentation.from_pretrained(str(path), local_files_only=True)
         _check_classes(profile, module.config.num_labels, path)
-        return LoadedWeights(module, identity, f"local folder {path}", True)
+        return module
     state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("model", "state_dict"):  # common checkpoint layouts
         if isinstance(state, dict) and isinstance(state.get(key), dict):
@@ -239,7 +221,7 @@ def _load_path(profile: Profile, path: Path) -> LoadedWeights:
         raise ValueError(
             f"{path} does not match the {profile.name!r} profile ({profile.model}): {exc}"
         ) from None
-    return LoadedWeights(module, identity, f"local file {path}", True)
+    return module
 
 
 def _check_classes(profile: Profile, n: int, path: Path) -> None:

@@ -1,0 +1,53 @@
+"""The cached-ONNX path starts without torch: about 500 MB of a small machine's memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+PROBE = """
+import json, sys
+from segwidget import Engine, SegWidget
+engine = Engine("fast", weights="random", backend="onnxruntime")
+SegWidget  # the widget module's imports count too
+heavy = [m for m in ("torch", "torchvision", "transformers", "onnx") if m in sys.modules]
+print(json.dumps({"backend": engine.info["backend"], "heavy": heavy}))
+"""
+
+
+def _probe() -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-c", PROBE]
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_cached_onnx_engine_does_not_import_torch(fast_engine):
+    # fast_engine (same profile, weights and cache) guarantees the export is on disk.
+    assert fast_engine.info["backend"] == "onnxruntime"
+    got = _probe()
+    assert got == {"backend": "onnxruntime", "heavy": []}
+
+
+def test_describe_weights_matches_what_load_weights_reports(tmp_path):
+    import torch
+
+    from segwidget.profiles import PROFILES
+    from segwidget.weights import build_architecture, load_weights
+    from segwidget.weights_ref import describe_weights
+
+    p = PROFILES["fast"]
+    path = tmp_path / "w.pth"
+    torch.save(build_architecture(p).state_dict(), path)
+    for weights in ("random", path):
+        ref, loaded = describe_weights(p, weights), load_weights(p, weights)
+        assert (ref.identity, ref.description, ref.pretrained) == (
+            loaded.identity,
+            loaded.description,
+            loaded.pretrained,
+        )
