@@ -1,0 +1,167 @@
+"""The adaptive quality controller against a simulated engine (no clock, no sleeps)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+
+import pytest
+
+from segwidget.adapt import MAX_BACKOFF, Controller, Level, check_budget, ladder
+
+LEVELS = ladder(320, 16)
+
+
+def area_engine(base_ms: float, full_ms: float) -> Callable[[Level], float]:
+    """Latency that scales with the input's pixels: ``full_ms`` at 320, plus a fixed part;
+    a frame rate cap takes load off a shared CPU (10 % per 5 FPS below 30)."""
+
+    def latency(level: Level) -> float:
+        ms = base_ms + full_ms * (level.size / 320) ** 2
+        if level.max_fps is not None:
+            ms *= 1 - 0.1 * (30 - level.max_fps) / 5
+        return ms
+
+    return latency
+
+
+def run(ctl: Controller, engine: Callable[[Level], float], frames: int, seed: int = 0) -> list[int]:
+    """Feed ``frames`` latencies (engine at the current level, +-15 % noise); the level of
+    each frame."""
+    rng = random.Random(seed)
+    trace = []
+    for _ in range(frames):
+        trace.append(ctl.index)
+        ctl.observe(engine(ctl.level) * rng.uniform(0.85, 1.15))
+    return trace
+
+
+def changes(trace: list[int]) -> int:
+    return sum(a != b for a, b in itertools.pairwise(trace))
+
+
+def test_ladder_steps_size_then_frame_rate():
+    assert [(lv.size, lv.max_fps) for lv in LEVELS] == [
+        (320, None),
+        (256, None),
+        (192, None),
+        (160, None),
+        (160, 20.0),
+        (160, 15.0),
+        (160, 10.0),
+    ]
+    assert {lv.size % 32 for lv in ladder(384, 32)} == {0}
+    assert ladder(64, 16)[0] == Level(64)
+
+
+def test_fast_engine_stays_at_full_quality():
+    ctl = Controller(LEVELS, budget_ms=200)
+    trace = run(ctl, area_engine(20, 40), 2000)
+    assert set(trace) == {0}
+    assert ctl.changes == 0
+
+
+def test_slow_engine_steps_down_until_within_budget_and_stays():
+    # 320: 320 ms, 256: 212 ms, 192: 128 ms against a 200 ms budget.
+    engine = area_engine(20, 300)
+    ctl = Controller(LEVELS, budget_ms=200)
+    trace = run(ctl, engine, 3000)
+    assert ctl.level == Level(192)
+    assert ctl.changes == 2
+    settled = trace.index(2)
+    assert settled < 3 * (ctl.window + ctl.settle)  # one window per step
+    assert set(trace[settled:]) == {2}
+
+
+def test_very_slow_engine_reaches_the_frame_rate_caps():
+    ctl = Controller(LEVELS, budget_ms=200)
+    run(ctl, area_engine(150, 400), 3000)
+    assert ctl.level.max_fps is not None
+    assert ctl.changes == ctl.index  # straight down, never back up
+
+
+def test_borderline_level_is_retried_ever_more_rarely():
+    # 256 measures 110 ms (room: under 0.6 x 200), 320 measures 230 ms (over): the naive
+    # rule would flip every window. Backoff must make retries rare.
+    def engine(level: Level) -> float:
+        return 230.0 if level.size == 320 else 110.0
+
+    ctl = Controller(LEVELS, budget_ms=200)
+    frames = 6000
+    trace = run(ctl, engine, frames)
+    windows = frames // ctl.window
+    assert changes(trace) <= 2 * (5 + windows // MAX_BACKOFF)
+    late = trace[frames // 2 :]
+    assert late.count(0) / len(late) < 0.05  # seldom over budget once it has learnt
+    assert ctl.index == 1 or late[-1] == 0
+
+
+def test_returns_to_full_quality_when_the_load_goes_away():
+    ctl = Controller(LEVELS, budget_ms=200)
+    run(ctl, area_engine(20, 300), 1000)
+    assert ctl.index == 2
+    trace = run(ctl, area_engine(10, 40), 1000, seed=1)
+    assert ctl.index == 0
+    assert trace.index(0) < 4 * (ctl.window + ctl.settle)
+    assert changes(trace) == 2  # straight back up
+
+
+def test_noise_around_a_steady_level_does_not_move_it():
+    ctl = Controller(LEVELS, budget_ms=200)
+    run(ctl, area_engine(20, 300), 500)
+    before = ctl.changes
+    # 128 ms +-15 % never crosses 200 ms nor drops under 120 ms consistently.
+    trace = run(ctl, area_engine(20, 300), 4000, seed=7)
+    assert ctl.changes == before
+    assert set(trace) == {2}
+
+
+def test_samples_in_flight_after_a_change_are_skipped():
+    ctl = Controller(LEVELS, budget_ms=100, window=4, settle=3)
+    for _ in range(4):
+        ctl.observe(500)
+    assert ctl.index == 1
+    for _ in range(3):  # frames captured before the change: ignored
+        assert not ctl.observe(500)
+    for _ in range(3):
+        assert not ctl.observe(50)
+    assert ctl.observe(50)  # a full window at the new level, and it has room
+    assert ctl.index == 0
+
+
+def test_disabled_controller_stays_and_disabling_restores_full_quality():
+    ctl = Controller(LEVELS, budget_ms=200, enabled=False)
+    run(ctl, area_engine(20, 300), 500)
+    assert ctl.index == 0
+    assert ctl.changes == 0
+    ctl.configure(enabled=True)
+    run(ctl, area_engine(20, 300), 500)
+    assert ctl.index == 2
+    assert ctl.configure(enabled=False)
+    assert ctl.index == 0
+
+
+def test_a_larger_budget_takes_effect():
+    ctl = Controller(LEVELS, budget_ms=200)
+    run(ctl, area_engine(20, 300), 500)
+    assert ctl.index == 2
+    ctl.configure(budget_ms=1000)
+    run(ctl, area_engine(20, 300), 500)
+    assert ctl.index == 0
+
+
+@pytest.mark.parametrize("bad", [0, 5, -1, "fast", None, True, float("nan")])
+def test_bad_budget_is_refused(bad):
+    with pytest.raises(ValueError, match="latency_budget_ms"):
+        check_budget(bad)
+    with pytest.raises(ValueError, match="latency_budget_ms"):
+        Controller(LEVELS, budget_ms=bad)
+
+
+def test_garbage_latencies_are_ignored():
+    ctl = Controller(LEVELS, budget_ms=100, window=2, settle=0)
+    for value in (float("nan"), -5.0, float("nan")):
+        assert not ctl.observe(value)
+    assert ctl.index == 0
+    assert ctl.last_p95 is None
