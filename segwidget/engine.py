@@ -110,24 +110,30 @@ class Engine:
         i = self.info
         return f"Engine({i['profile']!r}, backend={i['backend']!r}, device={i['device']!r})"
 
-    def model_hw(self, height: int, width: int) -> tuple[int, int]:
-        """Model input (height, width) for a frame of this size."""
-        return input_hw(height, width, self.input_size, self.profile.multiple)
+    def model_hw(self, height: int, width: int, size: int | None = None) -> tuple[int, int]:
+        """Model input (height, width) for a frame of this size; ``size``: the long side
+        (default :attr:`input_size`)."""
+        return input_hw(height, width, size or self.input_size, self.profile.multiple)
 
-    def segment(self, rgb: np.ndarray) -> SegResult:
-        """Segment an ``H x W x 3`` uint8 RGB frame."""
-        return self._segment(rgb, {"decode": 0.0}, time.perf_counter())
+    def segment(self, rgb: np.ndarray, size: int | None = None) -> SegResult:
+        """Segment an ``H x W x 3`` uint8 RGB frame; ``size`` overrides the model's long
+        side for this frame (adaptive quality; at most :attr:`input_size`)."""
+        return self._segment(rgb, {"decode": 0.0}, time.perf_counter(), size)
 
-    def segment_jpeg(self, data: bytes) -> SegResult:
+    def segment_jpeg(self, data: bytes, size: int | None = None) -> SegResult:
         """Segment a JPEG-encoded frame (what the transports receive)."""
         t0 = time.perf_counter()
         rgb = decode_jpeg(data, self.max_side)
         t1 = time.perf_counter()
-        return self._segment(rgb, {"decode": (t1 - t0) * 1000}, t1)
+        return self._segment(rgb, {"decode": (t1 - t0) * 1000}, t1, size)
 
-    def _segment(self, rgb: np.ndarray, timings: dict[str, float], t0: float) -> SegResult:
+    def _segment(
+        self, rgb: np.ndarray, timings: dict[str, float], t0: float, size: int | None = None
+    ) -> SegResult:
         validate_frame(rgb, self.max_side)
-        h, w = self.model_hw(*rgb.shape[:2])
+        if size is not None and not (isinstance(size, int) and 32 <= size <= self.input_size):
+            raise ValueError(f"size must be an int from 32 to {self.input_size}, got {size!r}")
+        h, w = self.model_hw(*rgb.shape[:2], size)
         x = to_nchw(resize(rgb, h, w))
         t1 = time.perf_counter()
         with self._lock:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .adapt import DEFAULT_BUDGET_MS, Controller, ladder
 from .engine import Engine, SegResult, get_engine
 from .errors import SegwidgetError
 from .protocol import encode_mask
@@ -101,6 +102,8 @@ def result_message(
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
         "server_ms": round(sum(result.timings.values()), 3),
     }
+    if "quality" in result.extra:
+        header["quality"] = result.extra["quality"]
     return header, [payload]
 
 
@@ -196,6 +199,8 @@ class Session:
         engine_kwargs: dict[str, Any] | None = None,
         engine: Engine | None = None,
         name: str = "session",
+        latency_budget_ms: float = DEFAULT_BUDGET_MS,
+        adapt: bool = True,
     ):
         self.sink = sink
         self.scheduler = scheduler
@@ -210,6 +215,24 @@ class Session:
         self._last_stats = time.perf_counter()
         self._switch_token = 0
         self.context: dict[str, Any] = {}  # transport's own per-session state
+        self.adapter = self._controller(engine, latency_budget_ms, adapt)
+        self._model_hw: tuple[int, int] | None = None  # of the latest result
+
+    # -- adaptive quality ------------------------------------------------------------------
+    @staticmethod
+    def _controller(engine: Engine | None, budget_ms: float, enabled: bool) -> Controller:
+        top = engine.input_size if engine else 320
+        multiple = engine.profile.multiple if engine else 16
+        return Controller(ladder(top, multiple), budget_ms, enabled)
+
+    def configure_adapt(self, budget_ms: float | None = None, enabled: bool | None = None) -> None:
+        """Change ``latency_budget_ms`` or switch adaptive quality on/off (bad budgets raise)."""
+        self.adapter.configure(budget_ms, enabled)
+
+    def quality(self) -> dict[str, Any]:
+        """What the client should capture at: the model's long side and a frame rate cap."""
+        level = self.adapter.level
+        return {"input_size": level.size, "max_fps": level.max_fps, "adapted": self.adapter.adapted}
 
     # -- engine -------------------------------------------------------------------------
     def start(self, profile: str | None = None) -> threading.Thread:
@@ -244,6 +267,8 @@ class Session:
             else:
                 self.stats.switch_ms = elapsed
             self.engine, self.profile = engine, profile
+            old = self.adapter
+            self.adapter = self._controller(engine, old.budget_ms, old.enabled)
             self.sink.on_ready(self, engine)
             self.scheduler.notify(self)  # a frame may have waited for the engine
 
@@ -261,6 +286,11 @@ class Session:
                 self.stats.frames_dropped += 1
             self._slot = frame
         self.stats.record_feedback(frame)
+        latency = (frame.feedback or {}).get("latency_ms")
+        if isinstance(latency, int | float) and self.adapter.observe(latency):
+            log.info(
+                "%s: adapted to %s (p95 %.0f ms)", self.name, self.quality(), self.adapter.last_p95
+            )
         self.scheduler.notify(self)
 
     def take(self) -> Frame | None:
@@ -276,12 +306,16 @@ class Session:
         """Segment one frame with the current engine and hand the outcome to the sink."""
         engine = self.engine
         start = time.perf_counter()
+        quality = self.quality()
+        size = min(quality["input_size"], engine.input_size) if quality["adapted"] else None
         try:
             if frame.jpeg is not None:
-                result = engine.segment_jpeg(frame.jpeg)
+                result = engine.segment_jpeg(frame.jpeg, size)
             else:
-                result = engine.segment(frame.rgb)
+                result = engine.segment(frame.rgb, size)
             result.timings["queue"] = (start - frame.received) * 1000
+            result.extra["quality"] = quality
+            self._model_hw = result.mask.shape[:2]
             self.sink.on_result(self, frame, result)
             self.stats.record(result.timings)
         except Exception as exc:
@@ -294,11 +328,15 @@ class Session:
     def stats_snapshot(self) -> dict[str, Any]:
         stats = self.stats.snapshot()
         info = self.engine.info if self.engine else {}
+        hw = self._model_hw
         stats.update(
             queue_size=self.queue_size,
             profile=self.profile,
             backend=info.get("backend"),
             device=info.get("device"),
+            adapted=f"{hw[1]}x{hw[0]}" if self.adapter.adapted and hw else None,
+            latency_budget_ms=self.adapter.budget_ms if self.adapter.enabled else None,
+            latency_p95_ms=self.adapter.last_p95,
         )
         stats["slow"] = slow_note(self.profile, stats.get("inference_ms"), info.get("device"))
         return stats

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import traitlets as t
 
+from .adapt import DEFAULT_BUDGET_MS, check_budget
 from .engine import LABELS, Engine, SegResult
 from .errors import StreamFailedError
 from .kernel_status import quiet_comm, unquiet_comm
@@ -75,6 +76,10 @@ class SegWidget(anywidget.AnyWidget):
       downscales each frame to the profile's input size before JPEG-encoding it ("model"),
       or sends it at the camera's resolution for the kernel to downscale ("full": more
       bytes and more encode and decode time, the same mask).
+    - ``adapt`` (default True) and ``latency_budget_ms`` (default 200): when the p95
+      capture-to-render latency exceeds the budget, the model's input size and then the
+      frame rate step down, and back up when there is room; ``stats["adapted"]`` says
+      e.g. ``"256x192"`` while it is below full quality.
     """
 
     _esm = _asset("widget.js", _MISSING_BUNDLE)
@@ -92,6 +97,8 @@ class SegWidget(anywidget.AnyWidget):
     jpeg_quality = t.Int(80).tag(sync=True)
     max_in_flight = t.Int(2).tag(sync=True)
     upload_size = t.Enum(UPLOAD_SIZES, default_value="model").tag(sync=True)
+    adapt = t.Bool(True).tag(sync=True)
+    latency_budget_ms = t.Float(DEFAULT_BUDGET_MS).tag(sync=True)
     running = t.Bool(True).tag(sync=True)
     source_kind = t.Enum(SOURCE_KINDS, default_value="browser").tag(sync=True)
     labels = t.List(t.Unicode(), read_only=True).tag(sync=True)
@@ -156,6 +163,8 @@ class SegWidget(anywidget.AnyWidget):
             profile=profile,
             engine_kwargs=engine_kwargs,
             name=f"widget-{self.model_id[:8]}",
+            latency_budget_ms=self.latency_budget_ms,
+            adapt=self.adapt,
         )
         self._transport.session = self._session
         self.on_msg(self._on_custom_message)
@@ -186,6 +195,13 @@ class SegWidget(anywidget.AnyWidget):
         if isinstance(value, bool) or value not in (1, 2):
             raise t.TraitError(f"max_in_flight must be 1 or 2, got {value!r}")
         return int(value)
+
+    @t.validate("latency_budget_ms")
+    def _check_budget(self, proposal: Any) -> float:
+        try:
+            return check_budget(proposal["value"])
+        except ValueError as exc:
+            raise t.TraitError(str(exc)) from None
 
     @t.validate("resolution")
     def _check_resolution(self, proposal: Any) -> list[int]:
@@ -234,6 +250,11 @@ class SegWidget(anywidget.AnyWidget):
     def _profile_changed(self, change: Any) -> None:
         if self._session is not None and not self._reverting:
             self._session.switch(change["new"])
+
+    @t.observe("adapt", "latency_budget_ms")
+    def _adapt_changed(self, change: Any) -> None:
+        if self._session is not None:
+            self._session.configure_adapt(self.latency_budget_ms, self.adapt)
 
     @t.observe("running")
     def _running_changed(self, change: Any) -> None:

@@ -185,3 +185,47 @@ def test_session_stats_carry_the_slow_note(fast_engine):
     assert session.stats_snapshot()["slow"] is None
     session.close()
     scheduler.stop()
+
+
+def _feed(session, sink, jpeg, latency_ms, frames, first_seq=0):
+    """Submit frames one at a time, each reporting ``latency_ms`` for the one before."""
+    for i in range(frames):
+        seq = first_seq + i
+        fb = {"seq": seq - 1, "latency_ms": latency_ms}
+        session.submit(Frame(seq=seq, jpeg=jpeg, feedback=fb))
+        sink.wait(lambda seq=seq: any(f.seq == seq for f, _ in sink.results))
+    return sink.results[-1][1]
+
+
+def test_latency_over_budget_shrinks_the_model_input_and_says_so(scheduler, fast_engine, photo):
+    sink = RecordingSink()
+    session = Session(
+        sink, scheduler, "fast", {"weights": "random"}, engine=fast_engine, latency_budget_ms=100
+    )
+    jpeg = encode_jpeg(photo)
+    header, buffers = _feed(session, sink, jpeg, 50.0, 20)
+    assert header["quality"] == {"input_size": 320, "max_fps": None, "adapted": False}
+    assert session.stats_snapshot()["adapted"] is None
+    window = session.adapter.window
+    header, buffers = _feed(session, sink, jpeg, 500.0, window + 1, first_seq=100)
+    assert header["quality"] == {"input_size": 256, "max_fps": None, "adapted": True}
+    m = header["mask"]
+    assert max(m["width"], m["height"]) == 256
+    assert len(decode_mask(buffers[0], m["width"], m["height"], m["encoding"])) == m["height"]
+    stats = session.stats_snapshot()
+    assert stats["adapted"] == f"{m['width']}x{m['height']}"
+    assert stats["latency_budget_ms"] == 100
+    session.configure_adapt(enabled=False)  # off: straight back to full quality
+    header, _ = _feed(session, sink, jpeg, 500.0, 1, first_seq=200)
+    assert header["quality"]["input_size"] == 320
+    assert max(header["mask"]["width"], header["mask"]["height"]) == 320
+    with pytest.raises(ValueError, match="latency_budget_ms"):
+        session.configure_adapt(budget_ms=-3)
+
+
+def test_adapt_off_keeps_full_quality_however_slow(scheduler, fast_engine, photo):
+    sink = RecordingSink()
+    session = Session(sink, scheduler, "fast", engine=fast_engine, adapt=False)
+    header, _ = _feed(session, sink, encode_jpeg(photo), 5000.0, session.adapter.window + 5)
+    assert header["quality"]["adapted"] is False
+    assert session.stats_snapshot()["latency_budget_ms"] is None

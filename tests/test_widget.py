@@ -319,6 +319,8 @@ def test_trait_validation(make_widget):
         ("upload_size", "huge", "'full'"),
         ("profile", "turbo", "'balanced'"),
         ("source_kind", "phone", "'kernel'"),
+        ("latency_budget_ms", 5, "latency_budget_ms"),
+        ("latency_budget_ms", float("nan"), "latency_budget_ms"),
     ]
     for name, value, words in cases:
         before = getattr(w, name)
@@ -346,6 +348,18 @@ def test_trait_validation(make_widget):
     assert (w.max_in_flight, w.upload_size) == (1, "full")
     with pytest.raises(traitlets.TraitError, match="colormap is 'custom'"):
         w.custom_palette = []
+
+
+def test_adaptive_quality_settings_reach_the_session(make_widget, jpegs):
+    w = make_widget(latency_budget_ms=120)
+    adapter = w._session.adapter
+    assert (adapter.budget_ms, adapter.enabled) == (120, True)
+    w.latency_budget_ms = 400
+    w.adapt = False
+    assert (w._session.adapter.budget_ms, w._session.adapter.enabled) == (400, False)
+    send_frame(w, 1, jpegs["astronaut"])
+    content, _ = result_for(w, 1)
+    assert content["quality"] == {"input_size": 320, "max_fps": None, "adapted": False}
 
 
 def test_constructor_checks_its_arguments():

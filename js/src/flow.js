@@ -102,13 +102,31 @@ export function maxInFlight(value) {
 /**
  * Long side of the uploaded JPEG for the `upload_size` setting: the model's input size
  * ("model", the default: the browser downscales before encoding, DESIGN.md decision 2) or no
- * limit ("full": the camera's own resolution; the server downscales).
+ * limit ("full": the camera's own resolution; the server downscales). While adaptive quality
+ * has stepped the model's input down (`quality` from the latest result), "model" follows it.
  * @param {any} setting
  * @param {number} inputSize  the profile's input size from `ready`
+ * @param {{input_size?: number, adapted?: boolean} | null} [quality]
  * @returns {number}
  */
-export function uploadSide(setting, inputSize) {
-  return setting === "full" ? Infinity : inputSize;
+export function uploadSide(setting, inputSize, quality = null) {
+  if (setting === "full") return Infinity;
+  const adapted = quality && quality.adapted ? Number(quality.input_size) : NaN;
+  return adapted > 0 && adapted < inputSize ? adapted : inputSize;
+}
+
+/**
+ * How long to wait before grabbing the next frame, so frames go out at most `maxFps` a
+ * second (adaptive quality's frame rate cap); 0 when uncapped or already due.
+ * @param {number | null | undefined} maxFps
+ * @param {number | null} lastSentMs  performance.now() of the last frame sent, if any
+ * @param {number} nowMs
+ * @returns {number}
+ */
+export function paceDelay(maxFps, lastSentMs, nowMs) {
+  const fps = Number(maxFps);
+  if (!(fps > 0) || lastSentMs == null) return 0;
+  return Math.max(0, lastSentMs + 1000 / fps - nowMs);
 }
 
 /**

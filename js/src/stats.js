@@ -67,7 +67,7 @@ export class StatsOverlay {
   /**
    * @param {{fps: number | null, latency_ms: number | null, inference_ms?: number | null,
    *   profile?: string | null, backend?: string | null, device?: string | null, dropped?: number | null,
-   *   gpu_memory_mb?: number | null, slow?: string | null,
+   *   gpu_memory_mb?: number | null, slow?: string | null, adapted?: string | null,
    *   stages?: Record<string, number> | null, client?: Record<string, number | null>}} s
    */
   update(s) {
@@ -77,6 +77,7 @@ export class StatsOverlay {
     if (s.inference_ms != null) parts.push(`inference ${formatMs(s.inference_ms)}`);
     if (s.gpu_memory_mb != null) parts.push(`GPU ${Math.round(s.gpu_memory_mb)} MB`);
     if (s.dropped) parts.push(`${s.dropped} dropped`);
+    if (s.adapted) parts.push(`adapted: ${s.adapted}`);
     this.info.textContent = parts.filter(Boolean).join(" · ");
     // The kernel's word that this profile cannot follow a camera on this machine.
     this.note.textContent = s.slow || "";

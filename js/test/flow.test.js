@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { DEFAULT_MAX_IN_FLIGHT, FrameFlow, makeFeedback, maxInFlight, uploadSide } from "../src/flow.js";
+import { DEFAULT_MAX_IN_FLIGHT, FrameFlow, makeFeedback, maxInFlight, paceDelay, uploadSide } from "../src/flow.js";
 
 /** Manual timers: run() fires the ones due at `now`. */
 function fakeTimers() {
@@ -113,4 +113,23 @@ test("upload_size setting: the model's input size, or no limit for full", () => 
   assert.equal(uploadSide("model", 320), 320);
   assert.equal(uploadSide(undefined, 320), 320);
   assert.equal(uploadSide("full", 320), Infinity);
+});
+
+test("upload side follows adaptive quality's input size, never above the model's", () => {
+  assert.equal(uploadSide("model", 320, { input_size: 256, adapted: true }), 256);
+  assert.equal(uploadSide("model", 320, { input_size: 320, adapted: false }), 320);
+  assert.equal(uploadSide("model", 320, { input_size: 640, adapted: true }), 320);
+  assert.equal(uploadSide("model", 320, { input_size: "x", adapted: true }), 320);
+  assert.equal(uploadSide("full", 320, { input_size: 256, adapted: true }), Infinity);
+  assert.equal(uploadSide("model", 320, null), 320);
+});
+
+test("paceDelay holds frames to the frame rate cap", () => {
+  assert.equal(paceDelay(null, 1000, 1001), 0);
+  assert.equal(paceDelay(10, null, 1001), 0);
+  assert.equal(paceDelay(10, 1000, 1040), 60);
+  assert.equal(paceDelay(10, 1000, 1100), 0);
+  assert.equal(paceDelay(10, 1000, 1500), 0);
+  assert.equal(paceDelay(0, 1000, 1001), 0);
+  assert.equal(paceDelay("bad", 1000, 1001), 0);
 });
