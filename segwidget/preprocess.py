@@ -1,4 +1,4 @@
-"""Frame validation, JPEG decoding and resizing to the model input (CPU side).
+"""Frame validation, JPEG and raw (I420) decoding and resizing to the model input (CPU side).
 
 Normalisation happens inside the network (``SegmentationNet.normalize``), so the backends
 all take the same uint8 ``1 x 3 x H x W`` array this module produces.
@@ -16,6 +16,8 @@ from .errors import FrameError
 
 DEFAULT_MAX_SIDE = 4096
 MAX_JPEG_BYTES = 32 * 1024 * 1024
+#: Frame encodings a client may send: JPEG (remote links) or raw I420 (loopback: no encode).
+FRAME_ENCODINGS = ("jpeg", "i420")
 
 
 def validate_frame(rgb: object, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
@@ -73,6 +75,40 @@ def decode_jpeg(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
     if bgr is None or bgr.shape[:2] != (h, w):
         raise FrameError("frame is not a decodable JPEG", code="BAD_JPEG")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def i420_size(width: object, height: object, nbytes: int, max_side: int = DEFAULT_MAX_SIDE):
+    """Check a raw I420 frame's declared size against its bytes; FrameError if they disagree.
+
+    I420 is a full-resolution Y plane then quarter-resolution U and V planes (BT.601, limited
+    range: what ``cv2.COLOR_YUV2RGB_I420`` expects), so both sides must be even.
+    """
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (width, height))
+    if not ok or width % 2 or height % 2:
+        raise FrameError(
+            f"an i420 frame needs even positive width and height, got {width}x{height}"
+        )
+    if max(width, height) > max_side:
+        raise FrameError(
+            f"frame is {width}x{height}; the limit is {max_side} px a side", code="FRAME_TOO_LARGE"
+        )
+    if nbytes != width * height * 3 // 2:
+        raise FrameError(
+            f"an i420 frame of {width}x{height} has {width * height * 3 // 2} bytes, got {nbytes}"
+        )
+    return width, height
+
+
+def decode_i420(data: bytes, width: int, height: int, max_side: int = DEFAULT_MAX_SIDE):
+    """Raw I420 bytes -> ``H x W x 3`` RGB (about 0.2 ms at 320x240, vs a JPEG decode)."""
+    i420_size(width, height, len(data), max_side)
+    planes = np.frombuffer(data, np.uint8).reshape(height * 3 // 2, width)
+    return cv2.cvtColor(planes, cv2.COLOR_YUV2RGB_I420)
+
+
+def encode_i420(rgb: np.ndarray) -> bytes:
+    """RGB (even sides) -> raw I420 bytes, as the browser sends them (tests, kernel tools)."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes()
 
 
 def resize(rgb: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 from .adapt import DEFAULT_BUDGET_MS, Controller, ladder
 from .engine import Engine, SegResult, get_engine
 from .errors import SegwidgetError
+from .preprocess import decode_i420
 from .protocol import encode_mask
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,15 @@ def slow_note(profile: str, inference_ms: float | None, device: str | None) -> s
 
 @dataclass
 class Frame:
-    """One frame waiting for inference: JPEG bytes (from a browser) or an RGB array (kernel)."""
+    """One frame waiting for inference: JPEG or raw I420 bytes (from a browser: ``i420`` with
+    its ``size``, on loopback) or an RGB array (kernel)."""
 
     seq: int
     jpeg: bytes | None = None
     rgb: np.ndarray | None = None
+    i420: bytes | None = None
+    size: tuple[int, int] | None = None  # (width, height) of an i420 frame
+    mask_encoding: str | None = None  # the client's choice for this frame's mask
     t_capture: float | None = None  # client clock, echoed back untouched
     client: dict[str, float] = field(default_factory=dict)  # capture_ms, encode_ms
     feedback: dict[str, float] | None = None  # the client's report on an earlier result
@@ -87,7 +92,9 @@ def error_message(error: Exception, seq: int | None = None) -> dict[str, Any]:
 def result_message(
     frame: Frame, result: SegResult, encoding: str = "deflate"
 ) -> tuple[dict[str, Any], list[bytes]]:
-    """The binary protocol's ``result`` header and buffers for one segmented frame."""
+    """The binary protocol's ``result`` header and buffers for one segmented frame; the
+    frame's own ``mask_encoding`` (the client's choice) wins over ``encoding``."""
+    encoding = frame.mask_encoding or encoding
     t0 = time.perf_counter()
     payload = encode_mask(result.mask, encoding)
     result.timings["encode"] = (time.perf_counter() - t0) * 1000
@@ -311,6 +318,12 @@ class Session:
         try:
             if frame.jpeg is not None:
                 result = engine.segment_jpeg(frame.jpeg, size)
+            elif frame.i420 is not None and frame.size is not None:
+                t0 = time.perf_counter()
+                rgb = decode_i420(frame.i420, *frame.size, engine.max_side)
+                decode_ms = (time.perf_counter() - t0) * 1000
+                result = engine.segment(rgb, size)
+                result.timings["decode"] = decode_ms
             else:
                 result = engine.segment(frame.rgb, size)
             result.timings["queue"] = (start - frame.received) * 1000

@@ -22,8 +22,9 @@ import cv2
 import numpy as np
 
 from ..engine import Engine, SegResult
-from ..errors import ProtocolError
-from ..preprocess import encode_jpeg
+from ..errors import FrameError, ProtocolError
+from ..preprocess import FRAME_ENCODINGS, encode_jpeg, i420_size
+from ..protocol import MASK_ENCODINGS
 from ..stream import Frame, Session, error_message, result_message
 from . import loading_message, ready_message
 
@@ -60,15 +61,38 @@ def frame_from_message(content: dict[str, Any], buffers: list[Any] | None) -> Fr
     if t_capture is not None and _number(t_capture) is None:
         raise ProtocolError("BAD_MESSAGE", "frame 't_capture' must be a number")
     if not buffers:
-        raise ProtocolError("BAD_FRAME", "frame message carries no JPEG buffer")
+        raise ProtocolError("BAD_FRAME", "frame message carries no image buffer")
     feedback = content.get("feedback")
-    return Frame(
+    frame = Frame(
         seq=seq,
-        jpeg=bytes(buffers[0]),
         t_capture=_number(t_capture),
         client=_numbers(content.get("client"), "client"),
         feedback=_numbers(feedback, "feedback") or None if feedback is not None else None,
     )
+    return with_pixels(frame, content, bytes(buffers[0]))
+
+
+def with_pixels(frame: Frame, header: dict[str, Any], data: bytes) -> Frame:
+    """Attach buffer 0 to ``frame`` as the header's ``encoding`` says (``jpeg``, the default,
+    or raw ``i420`` with ``width`` and ``height``) and take its ``mask_encoding``; bad
+    combinations raise FrameError / ProtocolError before the frame is queued."""
+    encoding = header.get("encoding", "jpeg")
+    if encoding not in FRAME_ENCODINGS:
+        raise ProtocolError(
+            "BAD_MESSAGE", f"frame 'encoding' must be one of {', '.join(FRAME_ENCODINGS)}"
+        )
+    mask = header.get("mask_encoding")
+    if mask is not None and mask not in MASK_ENCODINGS:
+        raise ProtocolError(
+            "BAD_MESSAGE", f"frame 'mask_encoding' must be one of {', '.join(MASK_ENCODINGS)}"
+        )
+    frame.mask_encoding = mask
+    if encoding == "jpeg":
+        frame.jpeg = data
+    else:
+        frame.size = i420_size(header.get("width"), header.get("height"), len(data))
+        frame.i420 = data
+    return frame
 
 
 def display_jpeg(
@@ -162,7 +186,7 @@ class CommTransport:
                     f"unknown message type {kind!r}; the widget handles {', '.join(MESSAGE_TYPES)}",
                 )
         except Exception as exc:
-            if not isinstance(exc, ProtocolError):
+            if not isinstance(exc, ProtocolError | FrameError):
                 log.exception("handling a widget message failed")
             self.report(exc, seq)
 
@@ -207,7 +231,7 @@ class CommTransport:
         if session.closed:
             return
         shown = None
-        if frame.jpeg is None and result.frame is not None:  # a kernel-side source
+        if frame.rgb is not None and result.frame is not None:  # a kernel-side source
             t0 = time.perf_counter()
             size, quality = self.widget.display_limits()
             shown = display_jpeg(result.frame, size, quality)
