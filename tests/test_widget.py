@@ -14,7 +14,7 @@ import traitlets
 from segwidget import SegWidget, stream
 from segwidget.errors import StreamFailedError, WeightsUnavailableError
 from segwidget.labels import ADE20K_CLASSES, VOC_CLASSES, resolve_palette
-from segwidget.preprocess import decode_jpeg, encode_jpeg
+from segwidget.preprocess import decode_i420, decode_jpeg, encode_i420, encode_jpeg
 from segwidget.protocol import decode_mask
 from segwidget.render import render_overlay
 
@@ -360,6 +360,27 @@ def test_adaptive_quality_settings_reach_the_session(make_widget, jpegs):
     send_frame(w, 1, jpegs["astronaut"])
     content, _ = result_for(w, 1)
     assert content["quality"] == {"input_size": 320, "max_fps": None, "adapted": False}
+
+
+def test_raw_i420_frame_with_a_raw_mask(make_widget, photos):
+    w = make_widget()
+    rgb = cv2.resize(photos["astronaut"], (320, 240), interpolation=cv2.INTER_AREA)
+    data = encode_i420(rgb)
+    send_frame(w, 1, data, encoding="i420", width=320, height=240, mask_encoding="raw")
+    content, buffers = result_for(w, 1)
+    m = content["mask"]
+    assert (m["width"], m["height"], m["encoding"]) == (320, 240, "raw")
+    assert len(buffers[0]) == 320 * 240
+    assert "frame" not in content  # the browser shows its own video
+    same = w.engine.segment(decode_i420(data, 320, 240)).mask
+    assert np.array_equal(np.frombuffer(bytes(buffers[0]), np.uint8).reshape(240, 320), same)
+    assert w.latest().frame.shape == (240, 320, 3)  # snapshots and recordings still work
+    send_frame(w, 2, data, encoding="i420", width=322, height=240)
+    error, _ = error_for(w, 2)
+    assert error["code"] == "BAD_FRAME"
+    assert "115920 bytes" in error["message"]
+    send_frame(w, 3, data, encoding="png")
+    assert error_for(w, 3)[0]["code"] == "BAD_MESSAGE"
 
 
 def test_constructor_checks_its_arguments():
