@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_KINDS = ("browser", "kernel")
 UPLOAD_SIZES = ("model", "full")
+FRAME_ENCODINGS = ("auto", "jpeg", "i420")
 #: Traits Python sets and the view only reads; view updates to them are ignored.
 READ_ONLY = ("labels", "detected", "stats", "error")
 LOAD_ERRORS = ("WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED")
@@ -76,6 +77,10 @@ class SegWidget(anywidget.AnyWidget):
       downscales each frame to the profile's input size before JPEG-encoding it ("model"),
       or sends it at the camera's resolution for the kernel to downscale ("full": more
       bytes and more encode and decode time, the same mask).
+    - ``frame_encoding`` (``"auto"``, ``"jpeg"`` or ``"i420"``): "auto" sends raw I420
+      pixels, and gets the mask back raw, when the page comes from this machine (localhost:
+      no encode, no decode), and JPEG with a deflated mask otherwise (a remote link). Set
+      "jpeg" behind an SSH tunnel to a remote kernel.
     - ``adapt`` (default True) and ``latency_budget_ms`` (default 200): when the p95
       capture-to-render latency exceeds the budget, the model's input size and then the
       frame rate step down, and back up when there is room; ``stats["adapted"]`` says
@@ -97,6 +102,7 @@ class SegWidget(anywidget.AnyWidget):
     jpeg_quality = t.Int(80).tag(sync=True)
     max_in_flight = t.Int(2).tag(sync=True)
     upload_size = t.Enum(UPLOAD_SIZES, default_value="model").tag(sync=True)
+    frame_encoding = t.Enum(FRAME_ENCODINGS, default_value="auto").tag(sync=True)
     adapt = t.Bool(True).tag(sync=True)
     latency_budget_ms = t.Float(DEFAULT_BUDGET_MS).tag(sync=True)
     running = t.Bool(True).tag(sync=True)

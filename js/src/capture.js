@@ -1,6 +1,7 @@
-// Webcam capture: getUserMedia with a device picker, and JPEG frames downscaled to the
-// profile's input size.
+// Webcam capture: getUserMedia with a device picker, and frames downscaled to the profile's
+// input size: JPEG, or raw I420 when the kernel or server is on this machine (pixels.js).
 
+import { evenSide, rgbaToI420 } from "./pixels.js";
 import { clientNow } from "./protocol.js";
 import { fitLongSide } from "./util.js";
 
@@ -11,12 +12,13 @@ import { fitLongSide } from "./util.js";
 
 /**
  * @typedef {object} Grab  one encoded frame
- * @property {Uint8Array} bytes  JPEG
- * @property {number} width  of the JPEG
+ * @property {Uint8Array} bytes  JPEG or I420
+ * @property {"jpeg" | "i420"} encoding
+ * @property {number} width  of the image
  * @property {number} height
  * @property {number} t_capture  client clock (ms) when the frame was grabbed
  * @property {number} capture_ms  drawing the video frame at the target size
- * @property {number} encode_ms  JPEG encoding
+ * @property {number} encode_ms  JPEG encoding, or reading the pixels back and converting them
  */
 
 /**
@@ -110,10 +112,9 @@ export class Camera {
     /** @type {MediaStream | null} */
     this.stream = null;
     this.generation = 0;
-    /** @type {HTMLCanvasElement | OffscreenCanvas | null} */
-    this.canvas = null;
-    /** @type {any} */
-    this.ctx = null;
+    /** One canvas per encoding: raw reads want a CPU-backed one (willReadFrequently).
+     * @type {Record<string, {canvas: HTMLCanvasElement | OffscreenCanvas, ctx: any}>} */
+    this.surfaces = {};
   }
 
   /** True while a stream is playing. */
@@ -203,31 +204,51 @@ export class Camera {
   }
 
   /**
-   * Grab the current video frame, downscaled so its long side is at most maxSide, as JPEG.
+   * Grab the current video frame, downscaled so its long side is at most maxSide, as JPEG or
+   * (loopback) raw I420 with even sides.
    * @param {number} maxSide  the profile's input_size
-   * @param {number} quality  1..100
+   * @param {number} quality  JPEG quality, 1..100
+   * @param {"jpeg" | "i420"} [encoding]
    * @returns {Promise<Grab | null>}  null when the camera is not playing
    */
-  async grab(maxSide, quality) {
+  async grab(maxSide, quality, encoding = "jpeg") {
     if (!this.active) return null;
     const t0 = performance.now();
     const t_capture = clientNow();
-    const { width, height } = fitLongSide(this.video.videoWidth, this.video.videoHeight, maxSide);
-    if (!this.canvas) {
-      this.canvas = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(width, height) : document.createElement("canvas");
-      this.ctx = this.canvas.getContext("2d");
-    }
-    if (this.canvas.width !== width || this.canvas.height !== height) {
-      this.canvas.width = width;
-      this.canvas.height = height;
-    }
-    this.ctx.drawImage(this.video, 0, 0, width, height);
+    let { width, height } = fitLongSide(this.video.videoWidth, this.video.videoHeight, maxSide);
+    if (encoding === "i420") [width, height] = [evenSide(width), evenSide(height)];
+    const { canvas, ctx } = this.surface(encoding, width, height);
+    ctx.drawImage(this.video, 0, 0, width, height);
     const t1 = performance.now();
-    const q = Math.min(100, Math.max(1, Number(quality) || 80)) / 100;
-    const blob = await encodeJpeg(this.canvas, q);
-    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let bytes;
+    if (encoding === "i420") {
+      bytes = rgbaToI420(ctx.getImageData(0, 0, width, height).data, width, height);
+    } else {
+      const q = Math.min(100, Math.max(1, Number(quality) || 80)) / 100;
+      const blob = await encodeJpeg(canvas, q);
+      bytes = new Uint8Array(await blob.arrayBuffer());
+    }
     const t2 = performance.now();
-    return { bytes, width, height, t_capture, capture_ms: t1 - t0, encode_ms: t2 - t1 };
+    return { bytes, encoding, width, height, t_capture, capture_ms: t1 - t0, encode_ms: t2 - t1 };
+  }
+
+  /**
+   * @param {string} encoding
+   * @param {number} width
+   * @param {number} height
+   */
+  surface(encoding, width, height) {
+    let s = this.surfaces[encoding];
+    if (!s) {
+      const canvas = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(width, height) : document.createElement("canvas");
+      const ctx = canvas.getContext("2d", encoding === "i420" ? { willReadFrequently: true } : undefined);
+      s = this.surfaces[encoding] = { canvas, ctx };
+    }
+    if (s.canvas.width !== width || s.canvas.height !== height) {
+      s.canvas.width = width;
+      s.canvas.height = height;
+    }
+    return s;
   }
 }
 

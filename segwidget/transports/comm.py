@@ -23,8 +23,8 @@ import numpy as np
 
 from ..engine import Engine, SegResult
 from ..errors import FrameError, ProtocolError
-from ..preprocess import FRAME_ENCODINGS, encode_jpeg, i420_size
-from ..protocol import MASK_ENCODINGS
+from ..framing import attach_pixels
+from ..preprocess import encode_jpeg
 from ..stream import Frame, Session, error_message, result_message
 from . import loading_message, ready_message
 
@@ -69,30 +69,7 @@ def frame_from_message(content: dict[str, Any], buffers: list[Any] | None) -> Fr
         client=_numbers(content.get("client"), "client"),
         feedback=_numbers(feedback, "feedback") or None if feedback is not None else None,
     )
-    return with_pixels(frame, content, bytes(buffers[0]))
-
-
-def with_pixels(frame: Frame, header: dict[str, Any], data: bytes) -> Frame:
-    """Attach buffer 0 to ``frame`` as the header's ``encoding`` says (``jpeg``, the default,
-    or raw ``i420`` with ``width`` and ``height``) and take its ``mask_encoding``; bad
-    combinations raise FrameError / ProtocolError before the frame is queued."""
-    encoding = header.get("encoding", "jpeg")
-    if encoding not in FRAME_ENCODINGS:
-        raise ProtocolError(
-            "BAD_MESSAGE", f"frame 'encoding' must be one of {', '.join(FRAME_ENCODINGS)}"
-        )
-    mask = header.get("mask_encoding")
-    if mask is not None and mask not in MASK_ENCODINGS:
-        raise ProtocolError(
-            "BAD_MESSAGE", f"frame 'mask_encoding' must be one of {', '.join(MASK_ENCODINGS)}"
-        )
-    frame.mask_encoding = mask
-    if encoding == "jpeg":
-        frame.jpeg = data
-    else:
-        frame.size = i420_size(header.get("width"), header.get("height"), len(data))
-        frame.i420 = data
-    return frame
+    return attach_pixels(frame, content, bytes(buffers[0]))
 
 
 def display_jpeg(
