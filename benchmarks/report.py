@@ -332,13 +332,38 @@ def _render_e2e(e2e: dict) -> list[str]:
         lines += [f"- {c['text']}" for c in e2e["comparisons"]]
         lines.append("")
     targets = e2e.get("targets") or {}
-    if targets:
+    if isinstance(targets, dict) and targets:
         lines += ["Targets (fast profile, JupyterLab):", ""]
         for name, t in targets.items():
             lines.append(
                 f"- {name.replace('_', ' ')}: {t['value']} ({'met' if t['met'] else 'missed'})"
             )
         lines.append("")
+    small = e2e.get("small_machine") or {}
+    if small.get("targets"):
+        lines += _render_small_machine(small)
+    return lines
+
+
+def _render_small_machine(small: dict) -> list[str]:
+    """The small-machine targets (issue 9): each figure against its limit, with the model
+    alone measured in the same run."""
+    model = small.get("model_alone") or {}
+    lines = [
+        "Small-machine targets (fast profile, JupyterLab, default settings; the model alone is "
+        f"`Engine.segment` on a {model.get('frame', '?')} frame in the same run: p50 "
+        f"{model.get('p50_ms')} ms, {model.get('fps')} FPS):",
+        "",
+        "| target | figure | limit | met |",
+        "| --- | --- | --- | --- |",
+    ]
+    for t in small["targets"]:
+        met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
+        lines.append(f"| {t['text']} | {t['value']} | {t['op']} {t['limit']} | {met} |")
+    before = small.get("before")
+    if before:
+        lines += ["", f"Before (as the issue measured it): {before}"]
+    lines.append("")
     return lines
 
 
