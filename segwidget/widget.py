@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import traitlets as t
 
-from .adapt import DEFAULT_BUDGET_MS, check_budget
+from .capture_settings import CaptureSettings
 from .engine import LABELS, Engine, SegResult
 from .errors import StreamFailedError
 from .kernel_status import quiet_comm, unquiet_comm
@@ -37,8 +37,6 @@ from .transports.comm import CommTransport
 log = logging.getLogger(__name__)
 
 SOURCE_KINDS = ("browser", "kernel")
-UPLOAD_SIZES = ("model", "full")
-FRAME_ENCODINGS = ("auto", "jpeg", "i420")
 #: Traits Python sets and the view only reads; view updates to them are ignored.
 READ_ONLY = ("labels", "detected", "stats", "error")
 LOAD_ERRORS = ("WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED")
@@ -60,7 +58,7 @@ def _labels_for(profile: str) -> list[str]:
     return list(LABELS[PROFILES[profile].dataset])
 
 
-class SegWidget(anywidget.AnyWidget):
+class SegWidget(CaptureSettings, anywidget.AnyWidget):
     """Live semantic segmentation of the webcam (or a kernel-side source) in a notebook.
 
     ``SegWidget(profile="fast", weights="pretrained", backend="auto", source="browser",
@@ -68,23 +66,8 @@ class SegWidget(anywidget.AnyWidget):
     iterable of RGB frames; the kernel then reads the frames. ``settings`` are any of the
     synced traits below (``viz_mode="contour"``, ``opacity=0.4``, ...).
 
-    Advanced settings of the browser's capture loop (the defaults are what measured best,
-    see ``docs/PERFORMANCE.md``):
-
-    - ``max_in_flight`` (1 or 2, default 2): frames sent and not yet answered. Two overlap
-      the next frame's capture and upload with the current inference; one never queues.
-    - ``upload_size`` (``"model"`` or ``"full"``, default ``"model"``): the browser
-      downscales each frame to the profile's input size before JPEG-encoding it ("model"),
-      or sends it at the camera's resolution for the kernel to downscale ("full": more
-      bytes and more encode and decode time, the same mask).
-    - ``frame_encoding`` (``"auto"``, ``"jpeg"`` or ``"i420"``): "auto" sends raw I420
-      pixels, and gets the mask back raw, when the page comes from this machine (localhost:
-      no encode, no decode), and JPEG with a deflated mask otherwise (a remote link). Set
-      "jpeg" behind an SSH tunnel to a remote kernel.
-    - ``adapt`` (default True) and ``latency_budget_ms`` (default 200): when the p95
-      capture-to-render latency exceeds the budget, the model's input size and then the
-      frame rate step down, and back up when there is room; ``stats["adapted"]`` says
-      e.g. ``"256x192"`` while it is below full quality.
+    The browser's capture loop has advanced settings too (:class:`CaptureSettings`:
+    ``max_in_flight``, ``upload_size``, ``frame_encoding``, ``adapt``, ``latency_budget_ms``).
     """
 
     _esm = _asset("widget.js", _MISSING_BUNDLE)
@@ -98,13 +81,6 @@ class SegWidget(anywidget.AnyWidget):
     custom_palette = t.List().tag(sync=True)
     show_fps = t.Bool(True).tag(sync=True)
     show_legend = t.Bool(True).tag(sync=True)
-    resolution = t.List([640, 480]).tag(sync=True)
-    jpeg_quality = t.Int(80).tag(sync=True)
-    max_in_flight = t.Int(2).tag(sync=True)
-    upload_size = t.Enum(UPLOAD_SIZES, default_value="model").tag(sync=True)
-    frame_encoding = t.Enum(FRAME_ENCODINGS, default_value="auto").tag(sync=True)
-    adapt = t.Bool(True).tag(sync=True)
-    latency_budget_ms = t.Float(DEFAULT_BUDGET_MS).tag(sync=True)
     running = t.Bool(True).tag(sync=True)
     source_kind = t.Enum(SOURCE_KINDS, default_value="browser").tag(sync=True)
     labels = t.List(t.Unicode(), read_only=True).tag(sync=True)
@@ -188,37 +164,6 @@ class SegWidget(anywidget.AnyWidget):
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
             raise t.TraitError(f"opacity must be between 0.0 and 1.0, got {value!r}")
         return value
-
-    @t.validate("jpeg_quality")
-    def _check_quality(self, proposal: Any) -> int:
-        if not 1 <= proposal["value"] <= 100:
-            raise t.TraitError(f"jpeg_quality must be from 1 to 100, got {proposal['value']!r}")
-        return proposal["value"]
-
-    @t.validate("max_in_flight")
-    def _check_in_flight(self, proposal: Any) -> int:
-        value = proposal["value"]
-        if isinstance(value, bool) or value not in (1, 2):
-            raise t.TraitError(f"max_in_flight must be 1 or 2, got {value!r}")
-        return int(value)
-
-    @t.validate("latency_budget_ms")
-    def _check_budget(self, proposal: Any) -> float:
-        try:
-            return check_budget(proposal["value"])
-        except ValueError as exc:
-            raise t.TraitError(str(exc)) from None
-
-    @t.validate("resolution")
-    def _check_resolution(self, proposal: Any) -> list[int]:
-        value = list(proposal["value"])
-        ok = len(value) == 2 and all(
-            isinstance(v, int | np.integer) and not isinstance(v, bool) and 16 <= v <= 4096
-            for v in value
-        )
-        if not ok:
-            raise t.TraitError(f"resolution must be [width, height] in 16..4096, got {value!r}")
-        return [int(v) for v in value]
 
     @t.validate("class_filter")
     def _check_filter(self, proposal: Any) -> list[str]:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from segwidget.bench_targets import RSS_LIMIT_MB, evaluate, format_targets, rss_mb
+from segwidget.bench.targets import RSS_LIMIT_MB, evaluate, format_targets, rss_mb
 
 MODEL = {"fps": 28.8, "p50_ms": 34.7}
 

@@ -29,7 +29,7 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from segwidget.labels import PALETTES, VOC_CLASSES
-from segwidget.preprocess import encode_jpeg
+from segwidget.preprocess import decode_i420, encode_i420, encode_jpeg
 from segwidget.protocol import decode_mask, pack_ws, unpack_ws
 from segwidget.render import render_overlay
 from segwidget.server.background import BackgroundServer
@@ -258,6 +258,41 @@ def test_spec_stats_arrive_while_streaming(server, jpeg):
                     if h["type"] == "segmentation":
                         break
             raise AssertionError("no stats within 30 s of streaming")
+
+    run(go())
+
+
+def test_raw_i420_frames_and_adaptive_quality_over_the_socket(server, fast_engine):
+    y, x = np.mgrid[0:240, 0:320]
+    rgb = np.stack([x * 255 // 320, y * 255 // 240, (x ^ y) & 255], -1).astype(np.uint8)
+    raw = encode_i420(rgb)
+
+    async def go():
+        async with connect(server) as c:
+            await c.init(binary=True, latency_budget_ms=100)
+            head = {"type": "frame", "encoding": "i420", "width": 320, "height": 240}
+            await c.send({**head, "seq": 1, "mask_encoding": "raw"}, [raw])
+            res, bufs = await c.expect("result")
+            assert res["mask"] == {"width": 320, "height": 240, "encoding": "raw"}
+            want = fast_engine.segment(decode_i420(raw, 320, 240)).mask
+            assert np.array_equal(decode_mask(bufs[0], 320, 240, "raw"), want)
+            assert res["quality"] == {"input_size": 320, "max_fps": None, "adapted": False}
+            await c.send({**head, "seq": 2, "width": 322}, [raw])
+            err, _ = await c.expect("error")
+            assert (err["code"], err["seq"]) == ("BAD_FRAME", 2)
+            # every frame reports a latency over the 100 ms budget: the input size steps down
+            seq = 10
+            while res.get("quality", {}).get("input_size") == 320 and seq < 60:
+                seq += 1
+                fb = {"seq": seq - 1, "latency_ms": 400.0}
+                await c.send({**head, "seq": seq, "feedback": fb}, [raw])
+                res, _ = await c.expect("result")
+            assert res["quality"] == {"input_size": 256, "max_fps": None, "adapted": True}
+            assert max(res["mask"]["width"], res["mask"]["height"]) == 256
+            await c.init(binary=True, adapt=False)  # off: full quality again
+            await c.send({**head, "seq": 100}, [raw])
+            res, _ = await c.expect("result")
+            assert res["quality"]["input_size"] == 320
 
     run(go())
 

@@ -47,6 +47,7 @@ export function handlers(s) {
     const t_received = clientNow();
     const order = ++state.arrivals;
     const sent = typeof msg.seq === "number" ? flow.settle(msg.seq) : null;
+    if (msg.quality && typeof msg.quality === "object") state.quality = msg.quality;
     s.pump();
     banner.clearRecoverable();
     const m = msg.mask || {};

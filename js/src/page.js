@@ -25,8 +25,9 @@ export function wsUrl(location) {
 
 /**
  * Settings given in the page URL: ?profile=fast&resolution=1280x720&quality=80&autostart=1
- * and the advanced ones, &in_flight=1 (max_in_flight: 1 or 2) and &upload=full (upload_size:
- * model or full)
+ * and the advanced ones, &in_flight=1 (max_in_flight: 1 or 2), &upload=full (upload_size:
+ * model or full), &encoding=jpeg (frame_encoding: auto, jpeg or i420), &adapt=0 and
+ * &budget=150 (latency_budget_ms: the server's adaptive quality, sent in `init`)
  * @param {string} search
  * @returns {Record<string, any>}
  */
@@ -45,6 +46,11 @@ export function settingsFromQuery(search) {
   if (inFlight === "1" || inFlight === "2") out.max_in_flight = Number(inFlight);
   const upload = q.get("upload");
   if (upload === "model" || upload === "full") out.upload_size = upload;
+  const encoding = q.get("encoding");
+  if (encoding === "auto" || encoding === "jpeg" || encoding === "i420") out.frame_encoding = encoding;
+  if (q.get("adapt") === "0" || q.get("adapt") === "1") out.adapt = q.get("adapt") === "1";
+  const budget = Number(q.get("budget"));
+  if (budget >= 20) out.latency_budget_ms = budget;
   return out;
 }
 
@@ -58,6 +64,10 @@ export function initMessage(store) {
   const config = { binary: true, resolution: { width, height } };
   const profile = store.get("profile");
   if (profile) config.model_mode = profile;
+  const adapt = store.get("adapt");
+  if (typeof adapt === "boolean") config.adapt = adapt;
+  const budget = store.get("latency_budget_ms");
+  if (typeof budget === "number") config.latency_budget_ms = budget;
   return { type: "init", config };
 }
 

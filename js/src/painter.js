@@ -118,6 +118,7 @@ export function painter(s) {
       dropped: st.frames_dropped ?? null,
       gpu_memory_mb: st.gpu_memory_mb ?? null,
       slow: st.slow ?? null,
+      adapted: st.adapted ?? null,
       stages: st.stages,
       client: Object.fromEntries(CLIENT_STAGES.map((k) => [k, state.means[k].mean(now)])),
     });

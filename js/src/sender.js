@@ -1,7 +1,10 @@
 // The capture loop: grab, encode and send frames while the in-flight window (flow.js) has
 // room, with the client's timings in each frame and the feedback about the last one drawn.
+// Adaptive quality (the latest result's `quality`) sets the capture size and a frame-rate
+// cap; on loopback the frames go raw (I420) and ask for a raw mask (pixels.js).
 
-import { uploadSide } from "./flow.js";
+import { paceDelay, uploadSide } from "./flow.js";
+import { frameEncoding } from "./pixels.js";
 import { clientNow } from "./protocol.js";
 
 /** @typedef {import("./session-state.js").Session} Session */
@@ -30,11 +33,14 @@ export function sender(s) {
     state.pumping = true;
     try {
       while (canCapture() && flow.canSend()) {
+        const wait = paceDelay(state.quality && state.quality.max_fps, state.lastSent, performance.now());
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         await camera.nextFrame();
         if (!canCapture() || !flow.canSend()) break;
         const uploadSize = store.get("upload_size") || "model";
-        const side = uploadSide(uploadSize, Number(/** @type {Header} */ (state.ready).input_size));
-        const grab = await camera.grab(side, store.get("jpeg_quality"));
+        const side = uploadSide(uploadSize, Number(/** @type {Header} */ (state.ready).input_size), state.quality);
+        const encoding = frameEncoding(store.get("frame_encoding"));
+        const grab = await camera.grab(side, store.get("jpeg_quality"), encoding);
         if (!grab || !canCapture()) break;
         state.seq += 1;
         const seq = state.seq;
@@ -47,12 +53,14 @@ export function sender(s) {
           height: grab.height,
           client: { capture_ms: round1(grab.capture_ms), encode_ms: round1(grab.encode_ms) },
         };
+        if (grab.encoding === "i420") Object.assign(header, { encoding: "i420", mask_encoding: "raw" });
         if (state.feedback) header.feedback = state.feedback;
         state.feedback = null;
         const now = performance.now();
         state.means.capture.add(grab.capture_ms, now);
         state.means.encode.add(grab.encode_ms, now);
         const t_sent = clientNow();
+        state.lastSent = now;
         flow.begin({ seq, t_capture: grab.t_capture, t_sent });
         transport.send(header, [grab.bytes]);
         s.emit("segwidget:frame", {
@@ -67,6 +75,7 @@ export function sender(s) {
           in_flight: flow.size,
           max_in_flight: flow.maxInFlight,
           upload_size: uploadSize,
+          encoding: grab.encoding,
         });
       }
     } catch (err) {

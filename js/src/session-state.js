@@ -58,6 +58,11 @@ export function initialState() {
     applied: 0, // arrival number of the result in `latest`
     /** @type {Record<string, any> | null} feedback about the last rendered result, for the next frame */
     feedback: null,
+    /** adaptive quality from the latest result: capture size and frame-rate cap
+     * @type {{input_size?: number, max_fps?: number | null, adapted?: boolean} | null} */
+    quality: null,
+    /** performance.now() when the last frame was sent @type {number | null} */
+    lastSent: null,
     /** @type {Record<string, any>} */
     serverStats: {},
     clientErrorReported: false,
@@ -88,7 +93,7 @@ export function initialState() {
  * @property {import("./banner.js").Banner} banner
  * @property {import("./stats.js").StatsOverlay} statsOverlay
  * @property {import("./legend.js").Legend} legend
- * @property {import("./renderer.js").CanvasRenderer} renderer
+ * @property {import("./overlay-renderer.js").OverlayRenderer} renderer
  * @property {import("./controls.js").Controls} controls
  * @property {import("./capture.js").Camera} camera
  * @property {import("./flow.js").FrameFlow} flow

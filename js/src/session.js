@@ -24,7 +24,7 @@ import { handlers, LOAD_ERRORS } from "./handlers.js";
 import { Legend } from "./legend.js";
 import { lifecycle } from "./lifecycle.js";
 import { painter } from "./painter.js";
-import { CanvasRenderer } from "./renderer.js";
+import { OverlayRenderer } from "./overlay-renderer.js";
 import { sender } from "./sender.js";
 import { buildView, initialState } from "./session-state.js";
 import { StatsOverlay } from "./stats.js";
@@ -61,7 +61,7 @@ export function createSession({ el, store, transport }) {
     banner: new Banner(view.bannerEl),
     statsOverlay: new StatsOverlay(view.statsEl),
     legend: new Legend(view.legendEl),
-    renderer: new CanvasRenderer(view.canvas),
+    renderer: new OverlayRenderer(view.canvas),
     controls: /** @type {any} */ (null),
     camera: /** @type {any} */ (null),
     flow: /** @type {any} */ (null),

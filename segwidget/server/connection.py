@@ -25,8 +25,10 @@ from typing import Any
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from ..adapt import DEFAULT_BUDGET_MS
 from ..engine import Engine, SegResult
 from ..errors import FrameError, ProtocolError, SegwidgetError
+from ..framing import attach_pixels
 from ..preprocess import jpeg_size
 from ..profiles import PROFILES
 from ..protocol import MAX_HEADER_BYTES, pack_ws, unpack_ws
@@ -244,12 +246,16 @@ class Connection:
                 profile=profile,
                 engine_kwargs=self.config.engine_kwargs,
                 name=self.name,
+                latency_budget_ms=cfg.latency_budget_ms or DEFAULT_BUDGET_MS,
+                adapt=cfg.adapt is not False,
             )
             self.session.start()
-        elif profile != self.session.profile or self.session.engine is None:
-            self.session.switch(profile)
         else:
-            self.on_ready(self.session, self.session.engine)
+            self.session.configure_adapt(cfg.latency_budget_ms, cfg.adapt)
+            if profile != self.session.profile or self.session.engine is None:
+                self.session.switch(profile)
+            else:
+                self.on_ready(self.session, self.session.engine)
 
     def _require_session(self) -> Session:
         if self.session is None:
@@ -287,14 +293,18 @@ class Connection:
                 raise ProtocolError(
                     "BAD_MESSAGE", "a frame needs its JPEG: base64 'data' or binary buffer 0"
                 )
-            jpeg_size(jpeg, self.config.max_side)
+            if msg.encoding != "i420":
+                jpeg_size(jpeg, self.config.max_side)
+            client = {k: v for k, v in (msg.client or {}).items() if v is not None}
+            feedback = {k: v for k, v in (msg.feedback or {}).items() if v is not None}
+            t_capture = msg.t_capture if msg.t_capture is not None else msg.timestamp
+            frame = Frame(seq=seq, t_capture=t_capture, client=client, feedback=feedback)
+            pixels = {"encoding": msg.encoding or "jpeg", "mask_encoding": msg.mask_encoding}
+            pixels.update(width=msg.width, height=msg.height)
+            attach_pixels(frame, pixels, jpeg, self.config.max_side)
         except SegwidgetError as exc:
             self._post_error(exc, seq=seq, timestamp=msg.timestamp)
             return
-        client = {k: v for k, v in (msg.client or {}).items() if v is not None}
-        feedback = {k: v for k, v in (msg.feedback or {}).items() if v is not None}
-        t_capture = msg.t_capture if msg.t_capture is not None else msg.timestamp
-        frame = Frame(seq=seq, jpeg=jpeg, t_capture=t_capture, client=client, feedback=feedback)
         session.submit(frame)
 
     # -- sink (worker and loader threads) ----------------------------------------------------

@@ -52,6 +52,8 @@ class InitConfig(_Message):
     mask_encoding: Literal["deflate", "raw", "png"] = "deflate"  # binary protocol's mask
     png: Literal["composite", "mask"] = "composite"  # spec protocol's segmentation PNG
     viz: VizSettings | None = None
+    adapt: bool | None = None  # adaptive quality on / off (default on)
+    latency_budget_ms: float | None = Field(None, ge=20, le=60_000)
 
 
 class InitMessage(_Message):
@@ -60,7 +62,7 @@ class InitMessage(_Message):
 
 
 class FrameMessage(_Message):
-    """A frame: base64 JPEG in ``data`` (spec) or JPEG in buffer 0 (binary protocol)."""
+    """A frame: base64 JPEG in ``data`` (spec) or JPEG / raw I420 in buffer 0 (binary)."""
 
     type: Literal["frame"]
     data: str | None = None
@@ -71,6 +73,8 @@ class FrameMessage(_Message):
     height: int | None = Field(None, gt=0, le=MAX_SIDE_DECLARED)
     client: dict[str, Number] | None = Field(None, max_length=32)
     feedback: dict[str, Number] | None = Field(None, max_length=32)
+    encoding: Literal["jpeg", "i420"] | None = None  # of buffer 0
+    mask_encoding: Literal["deflate", "raw", "png"] | None = None  # for this frame's mask
 
 
 class ChangeModeMessage(_Message):

@@ -39,8 +39,9 @@ def test_e2e_bench_lab_json(tmp_path):
     assert run["first_result_s"] is not None
     assert run["first_result_s"] > 0
     stages = run["stages"]
-    for stage in ("capture", "encode", "inference", "decode_mask", "render"):
+    for stage in ("capture", "encode", "inference", "render"):
         assert stages[stage] > 0, stage
+    assert stages["decode_mask"] >= 0  # a raw mask (loopback) may take no measurable time
     parts = run["latency_parts"]
     total = sum(parts[k] for k in ("before_send", "network", "server", "after_receive"))
     assert total == pytest.approx(run["latency_mean_ms"], rel=0.05, abs=1.0)
@@ -48,7 +49,22 @@ def test_e2e_bench_lab_json(tmp_path):
     assert cpu.get("kernel", 0) > 0
     assert cpu.get("jupyter server", 0) >= 0
     assert any(name.startswith("chromium:") for name in cpu)
-    assert run["upload_size"] == "320x240"  # the fast profile's input size, aspect kept
+    # the fast profile's input size, aspect kept, or a smaller step of adaptive quality
+    assert run["upload_size"] in ("320x240", "256x192", "192x144", "160x120")
+    small = result["small_machine"]
+    assert small["model_alone"]["p50_ms"] > 0
+    assert small["memory"]["kernel"] > 0
+    assert small["memory"]["serve"] > 0
+    names = [t["name"] for t in small["targets"]]
+    assert names == [
+        "loop_fps",
+        "latency_p50_ms",
+        "chromium_cpu_ms_per_frame",
+        "rss_serve_mb",
+        "rss_kernel_mb",
+        "camera_rate_on_a_fast_machine",
+    ]
+    assert all(t["met"] in (True, False, None) for t in small["targets"])
 
 
 def test_e2e_bench_skips_with_a_reason_when_something_is_missing(monkeypatch, capsys):

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..targets import format_small_machine
 from .configs import NOISY_OUTSIDE_PCT
 
 
@@ -197,6 +198,8 @@ def format_rows(result: dict[str, Any]) -> str:
         )
     for c in result.get("comparisons", []):
         lines.append(f"- {c['text']}" + (" (noisy)" if c.get("noisy") else ""))
+    if result.get("small_machine"):
+        lines += format_small_machine(result["small_machine"])
     if result.get("warning"):
         lines.append(f"warning: {result['warning']}")
     lines.append(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..harness import NODELAY_OFF, chromium_path
+from ..targets import model_alone, serve_rss_mb, small_machine, target_rss_mb
 from .configs import BASELINE_CELLS, NOISY_OUTSIDE_PCT, ORT_SETTINGS_CODE, ORT_SPIN_CELLS, log
 from .measure import E2EBench, Target
 from .report import compare, e2e_targets, ratio
@@ -50,10 +51,13 @@ def run_host(host: str, seconds: float) -> dict[str, Any]:
         "machine": machine_info(),
         "engine": prepare_engine(),
     }
+    model, serve = _before_the_browser(host != "page")
     with E2EBench(seconds) as bench:
         target = bench.open_page() if host == "page" else bench.open_widget(host)
         row = bench.measure(target)
         out["runs"] = [row]
+        memory = {"serve": serve, **target_rss_mb(target)}
+    out["small_machine"] = small_machine(row, model, memory)
     if row.get("noisy"):
         out["warning"] = (
             f"other jobs used {row['cpu']['outside']} % of a core during the measurement; "
@@ -61,6 +65,13 @@ def run_host(host: str, seconds: float) -> dict[str, Any]:
         )
     out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return out
+
+
+def _before_the_browser(serve: bool = True) -> tuple[dict[str, Any], float | None]:
+    """The model alone at the loop's upload size, and a ``segwidget serve`` process's
+    memory, measured in this run before Chromium starts (the targets' references)."""
+    log("measuring the model alone and a serve process's memory ...")
+    return model_alone(), serve_rss_mb() if serve else None
 
 
 def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
@@ -79,10 +90,12 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
     runs: list[dict] = []
     comparisons: list[dict] = []
     experiments: dict[str, Any] = {}
+    model, serve = _before_the_browser()
     with E2EBench(seconds) as bench:
         lab = bench.open_widget("lab", "JupyterLab")
         default = bench.measure(lab)
         runs.append({**default, "config": "default"})
+        small = small_machine(default, model, {"serve": serve, **target_rss_mb(lab)})
         log(f"JupyterLab default: {default['fps']} fps, p50 {default['latency_p50_ms']} ms")
 
         def knob(**traits):
@@ -269,6 +282,7 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         comparisons=comparisons,
         experiments=experiments,
         targets=e2e_targets(runs[0]),
+        small_machine=small,
         total_s=round(time.monotonic() - t_start, 1),
     )
     out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]

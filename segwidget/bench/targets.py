@@ -51,7 +51,7 @@ def model_alone(
     width: int = 320, height: int = 240, frames: int = 60, profile: str = "fast"
 ) -> dict[str, Any]:
     """``Engine.segment`` on a ``width x height`` frame (the loop's upload), back to back."""
-    from .engine import Engine
+    from ..engine import Engine
 
     engine = Engine(profile, "random")
     rng = np.random.default_rng(0)
@@ -84,7 +84,7 @@ def _free_port() -> int:
 def serve_rss_mb(profile: str = "fast", timeout: float = 180.0) -> float | None:
     """Resident memory of a ``segwidget serve`` process once it serves ``profile``."""
     port = _free_port()
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
@@ -177,6 +177,40 @@ def evaluate(
         )
     )
     return out
+
+
+def target_rss_mb(target: Any) -> dict[str, float | None]:
+    """Resident memory of what serves ``target`` (an e2e bench Target): its kernel (probed
+    from inside) or its ``segwidget serve`` process."""
+    out: dict[str, float | None] = {}
+    if getattr(target, "probe", None) is not None:
+        try:
+            out["kernel"] = round(float(target.probe.eval(RSS_PROBE, timeout=60)), 1)
+        except Exception:  # a kernel that cannot answer has no figure, not a failed run
+            out["kernel"] = None
+    proc = getattr(target, "server_proc", None)
+    if proc is not None:
+        out["serve"] = rss_mb(proc.pid)
+    return out
+
+
+def small_machine(
+    row: dict[str, Any], model: dict[str, Any], memory: dict[str, float | None]
+) -> dict[str, Any]:
+    """The JSON the bench keeps: the model alone, memory, and every target."""
+    return {"model_alone": model, "memory": memory, "targets": evaluate(row, model, memory)}
+
+
+def format_small_machine(small: dict[str, Any]) -> list[str]:
+    """The bench's printout: the model alone, memory, then one line per target."""
+    m = small.get("model_alone") or {}
+    mem = small.get("memory") or {}
+    lines = [
+        f"model alone (Engine.segment, {m.get('frame')} frame, same run): p50 "
+        f"{m.get('p50_ms')} ms, {m.get('fps')} FPS",
+        "resident memory (MB): " + ", ".join(f"{k} {v}" for k, v in mem.items()),
+    ]
+    return lines + format_targets(small.get("targets") or [])
 
 
 def format_targets(targets: list[dict[str, Any]]) -> list[str]:
