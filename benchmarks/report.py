@@ -103,6 +103,66 @@ def _table(rows: list[dict], cols: list[tuple[str, str]]) -> str:
     return "\n".join([head, rule, *body])
 
 
+#: The small-machine issue's measurement (2026-12-01, JupyterLab, fast profile, 2 cores,
+#: quiet machine, before the changes it asked for): the "before" of the stage bar.
+BEFORE = {
+    "label": "before (12.84 FPS, p50 152 ms)",
+    "stages": {
+        "capture": 4.7,
+        "encode": 29.5,
+        "upload": 9.2,
+        "queue": 17.5,
+        "decode": 1.1,
+        "preprocess": 0.3,
+        "inference": 63.3,
+        "postprocess": 0.3,
+        "encode_mask": 0.2,
+        "download": 9.2,
+        "decode_mask": 7.9,
+        "render": 7.1,
+    },
+    "text": "12.84 FPS, p50 152.3 ms, p95 249.3 ms; CPU % of a core: kernel 89, chromium 86 "
+    "(67 ms per frame), jupyter server 4; the model alone p50 34.7 ms (28.8 FPS); a serve "
+    "process with the fast profile about 940 MB resident",
+}
+
+
+def plot_stages(e2e: dict | None) -> str | None:
+    """docs/perf/stages.png: the mean time of each stage, before and after, as stacked bars."""
+    runs = (e2e or {}).get("runs") or []
+    if not runs or not runs[0].get("stages"):
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    after = runs[0]
+    bars = [
+        (BEFORE["label"], BEFORE["stages"]),
+        (f"after ({after['fps']} FPS, p50 {after['latency_p50_ms']:.0f} ms)", after["stages"]),
+    ]
+    fig, ax = plt.subplots(figsize=(11, 2.6))
+    names = list(BEFORE["stages"])
+    for row, (_label, stages) in enumerate(bars):
+        left = 0.0
+        for i, name in enumerate(names):
+            ms = stages.get(name) or 0.0
+            ax.barh(row, ms, left=left, color=plt.cm.tab20(i), label=name if row == 0 else None)
+            left += ms
+    ax.set_yticks(range(len(bars)), [label for label, _ in bars])
+    ax.invert_yaxis()
+    ax.set(xlabel="mean ms per frame, by stage (JupyterLab, fast profile)")
+    ax.legend(ncol=6, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    fig.tight_layout()
+    path = PERF / "stages.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path.name
+
+
 def plot() -> str | None:
     """docs/perf/performance.png: model time vs input size, and server scaling."""
     try:
@@ -341,11 +401,11 @@ def _render_e2e(e2e: dict) -> list[str]:
         lines.append("")
     small = e2e.get("small_machine") or {}
     if small.get("targets"):
-        lines += _render_small_machine(small)
+        lines += _render_small_machine(small, e2e)
     return lines
 
 
-def _render_small_machine(small: dict) -> list[str]:
+def _render_small_machine(small: dict, e2e: dict) -> list[str]:
     """The small-machine targets (issue 9): each figure against its limit, with the model
     alone measured in the same run."""
     model = small.get("model_alone") or {}
@@ -360,10 +420,10 @@ def _render_small_machine(small: dict) -> list[str]:
     for t in small["targets"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
         lines.append(f"| {t['text']} | {t['value']} | {t['op']} {t['limit']} | {met} |")
-    before = small.get("before")
-    if before:
-        lines += ["", f"Before (as the issue measured it): {before}"]
-    lines.append("")
+    lines += ["", f"Before (the issue's run on this machine, quiet): {BEFORE['text']}.", ""]
+    chart = plot_stages(e2e)
+    if chart:
+        lines += [f"![stages before and after](perf/{chart})", ""]
     return lines
 
 

@@ -109,6 +109,13 @@ def serve_rss_mb(profile: str = "fast", timeout: float = 180.0) -> float | None:
             proc.kill()
 
 
+def chromium_ms_per_frame(row: dict[str, Any]) -> float | None:
+    """Chromium's CPU time per rendered frame (ms) of a bench row."""
+    chromium = (row.get("cpu") or {}).get("chromium_total")
+    fps = row.get("fps")
+    return round(chromium * 10 / fps, 1) if chromium is not None and fps else None
+
+
 def _target(name: str, value: float | None, limit: float | None, at_most: bool, text: str):
     met = (
         None if value is None or limit is None else (value <= limit if at_most else value >= limit)
@@ -130,9 +137,7 @@ def evaluate(
     not measured or not applicable)."""
     fps, p50 = row.get("fps"), row.get("latency_p50_ms")
     m_fps, m_p50 = model.get("fps"), model.get("p50_ms")
-    cpu = row.get("cpu") or {}
-    chromium = cpu.get("chromium_total")
-    per_frame = chromium * 10 / fps if chromium is not None and fps else None  # % -> ms/s
+    per_frame = chromium_ms_per_frame(row)
     out = [
         _target(
             "loop_fps",

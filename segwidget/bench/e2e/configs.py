@@ -124,6 +124,17 @@ _ort.InferenceSession = _SpinningSession
     *WIDGET_CELLS,
 ]
 
+#: The widget with ONNX Runtime on one intra-op thread (segwidget uses one per core).
+ORT_ONE_THREAD_CELLS = [
+    ORT_SPIN_CELLS[0]
+    .replace("_SpinningSession", "_OneThreadSession")
+    .replace(
+        'sess_options.add_session_config_entry("session.intra_op.allow_spinning", "1")',
+        "sess_options.intra_op_num_threads = 1",
+    ),
+    *WIDGET_CELLS,
+]
+
 #: Defines ``_segw_ort_threads()`` in the kernel: the serving engine's ONNX Runtime thread
 #: settings (spinning is ORT's default when the option is unset).
 ORT_SETTINGS_CODE = """def _segw_ort_threads():

@@ -13,8 +13,21 @@ from typing import Any
 import numpy as np
 
 from ..harness import NODELAY_OFF, chromium_path
-from ..targets import model_alone, serve_rss_mb, small_machine, target_rss_mb
-from .configs import BASELINE_CELLS, NOISY_OUTSIDE_PCT, ORT_SETTINGS_CODE, ORT_SPIN_CELLS, log
+from ..targets import (
+    chromium_ms_per_frame,
+    model_alone,
+    serve_rss_mb,
+    small_machine,
+    target_rss_mb,
+)
+from .configs import (
+    BASELINE_CELLS,
+    NOISY_OUTSIDE_PCT,
+    ORT_ONE_THREAD_CELLS,
+    ORT_SETTINGS_CODE,
+    ORT_SPIN_CELLS,
+    log,
+)
 from .measure import E2EBench, Target
 from .report import compare, e2e_targets, ratio
 
@@ -74,6 +87,20 @@ def _before_the_browser(serve: bool = True) -> tuple[dict[str, Any], float | Non
     return model_alone(), serve_rss_mb() if serve else None
 
 
+def _compare_cpu(name: str, what: str, res: dict[str, dict]) -> dict[str, Any]:
+    """The two configurations of ``res`` compared, with each side's Chromium CPU per frame
+    and kernel CPU added."""
+    rows = list(res.values())
+    c = compare(name, what, *rows)
+    per = [chromium_ms_per_frame(r) for r in rows]
+    kernel = [(r.get("cpu") or {}).get("by_process", {}).get("kernel") for r in rows]
+    c["chromium_ms_per_frame"] = per
+    c["text"] += (
+        f"; Chromium CPU {per[0]} vs {per[1]} ms per frame, kernel {kernel[0]} vs {kernel[1]} %"
+    )
+    return c
+
+
 def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
     """Every host and every side-by-side experiment, in one run.
 
@@ -90,12 +117,12 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
     runs: list[dict] = []
     comparisons: list[dict] = []
     experiments: dict[str, Any] = {}
-    model, serve = _before_the_browser()
+    alone, serve = _before_the_browser()
     with E2EBench(seconds) as bench:
         lab = bench.open_widget("lab", "JupyterLab")
         default = bench.measure(lab)
         runs.append({**default, "config": "default"})
-        small = small_machine(default, model, {"serve": serve, **target_rss_mb(lab)})
+        small = small_machine(default, alone, {"serve": serve, **target_rss_mb(lab)})
         log(f"JupyterLab default: {default['fps']} fps, p50 {default['latency_p50_ms']} ms")
 
         def knob(**traits):
@@ -140,6 +167,28 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
             f"({c['bytes_ratio']}x)"
         )
         comparisons.append(c)
+
+        # raw I420 frames and raw masks (loopback) vs JPEG and deflate
+        res = bench.alternate(
+            [
+                ("i420", lab, knob(frame_encoding="i420"), lambda f: f.get("encoding") == "i420"),
+                ("jpeg", lab, knob(frame_encoding="jpeg"), lambda f: f.get("encoding") == "jpeg"),
+            ]
+        )
+        lab.set(frame_encoding="auto")
+        experiments["frame_encoding"] = res
+        comparisons.append(_compare_cpu("frame_encoding", "raw I420 vs JPEG frames", res))
+
+        # adaptive quality on vs off
+        res = bench.alternate(
+            [
+                ("adapt on", lab, knob(adapt=True), lambda f: True),
+                ("adapt off", lab, knob(adapt=False), lambda f: True),
+            ]
+        )
+        lab.set(adapt=True)
+        experiments["adapt"] = res
+        comparisons.append(_compare_cpu("adapt", "adaptive quality on vs off", res))
 
         # (3) TCP_NODELAY on vs off: a second JupyterLab without the extension
         lab.set(running=False)
@@ -205,6 +254,21 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         spin.close()
         bench.targets.remove(spin)
 
+        # one ONNX Runtime intra-op thread vs one per core, with Chromium on the same cores
+        one = bench.open_widget("lab", "JupyterLab, ORT 1 thread", cells=ORT_ONE_THREAD_CELLS)
+        res = bench.alternate(
+            [
+                ("ORT 1 per core", lab, only(lab, one), lambda f: True),
+                ("ORT 1 thread", one, only(one, lab), lambda f: True),
+            ]
+        )
+        experiments["ort_threads"] = res
+        text = f"ONNX Runtime intra-op threads: one per core ({os.cpu_count()}) vs 1"
+        comparisons.append(_compare_cpu("ort_threads", text, res))
+        one.set(running=False)
+        one.close()
+        bench.targets.remove(one)
+
         # (6) our widget vs the common notebook loop, in JupyterLab
         lab.set(running=False)
         base = bench.open_widget(
@@ -263,7 +327,15 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         }
     )
     rows_for_table = [*runs]
-    for exp in ("in_flight", "upload_size", "nodelay", "ort_spinning"):
+    for exp in (
+        "in_flight",
+        "upload_size",
+        "frame_encoding",
+        "adapt",
+        "nodelay",
+        "ort_spinning",
+        "ort_threads",
+    ):
         for label, row in experiments[exp].items():
             if isinstance(row, dict) and "fps" in row:
                 rows_for_table.append({**row, "name": f"{row['name']} [{label}]"})
