@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from segwidget.adapt import MAX_BACKOFF, Controller, Level, check_budget, ladder
+from segwidget.profiles import input_hw
 
 LEVELS = ladder(320, 16)
 
@@ -46,11 +47,13 @@ def test_ladder_steps_size_then_frame_rate():
         (320, None),
         (256, None),
         (192, None),
-        (160, None),
-        (160, 20.0),
-        (160, 15.0),
-        (160, 10.0),
+        (128, None),
+        (128, 20.0),
+        (128, 15.0),
+        (128, 10.0),
     ]
+    for level in LEVELS[:4]:  # 4:3 frames keep their aspect at every size
+        assert input_hw(480, 640, level.size, 16) == (level.size * 3 // 4, level.size)
     assert {lv.size % 32 for lv in ladder(384, 32)} == {0}
     assert ladder(64, 16)[0] == Level(64)
 

@@ -50,7 +50,7 @@ def test_e2e_bench_lab_json(tmp_path):
     assert cpu.get("jupyter server", 0) >= 0
     assert any(name.startswith("chromium:") for name in cpu)
     # the fast profile's input size, aspect kept, or a smaller step of adaptive quality
-    assert run["upload_size"] in ("320x240", "256x192", "192x144", "160x120")
+    assert run["upload_size"] in ("320x240", "256x192", "192x144", "128x96")
     small = result["small_machine"]
     assert small["model_alone"]["p50_ms"] > 0
     assert small["memory"]["kernel"] > 0
