@@ -82,7 +82,7 @@ export function handlers(s) {
         rendered: false,
       };
       state.dirty = true;
-      s.updateLegend();
+      state.legendDirty = true; // drawn with the stats, a few times a second: no DOM per frame
       controls.setDetected((msg.classes || []).map((/** @type {[number, number]} */ [i]) => s.labels()[i]).filter(Boolean));
       if (s.kernelSource()) s.updatePlaceholder();
     } catch (err) {

@@ -37,6 +37,10 @@ export function painter(s) {
     if (now - lastOverlay > 250) {
       lastOverlay = now;
       updateOverlay(now);
+      if (state.legendDirty) {
+        state.legendDirty = false;
+        updateLegend();
+      }
     }
     if (!state.dirty) return;
     const latest = state.latest;

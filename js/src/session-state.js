@@ -69,6 +69,7 @@ export function initialState() {
     destroyed: false,
     pumping: false,
     dirty: true,
+    legendDirty: false, // a result arrived since the legend was last drawn
     cameraStarting: false,
     /** @type {string | null} */
     loadingProfile: null,
