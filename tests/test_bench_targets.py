@@ -27,7 +27,7 @@ def test_the_issue_figures_miss_every_loop_target():
     assert t["latency_p50_ms"]["limit"] == pytest.approx(2 * 34.7 + 20, abs=0.01)
     assert t["latency_p50_ms"]["met"] is False
     # 86 % of a core over 12.84 frames a second: 67 ms of CPU per frame.
-    assert t["chromium_cpu_ms_per_frame"]["value"] == pytest.approx(66.98, abs=0.01)
+    assert t["chromium_cpu_ms_per_frame"]["value"] == pytest.approx(67.0, abs=0.05)
     assert t["chromium_cpu_ms_per_frame"]["met"] is False
     assert t["rss_serve_mb"]["met"] is False
     assert t["camera_rate_on_a_fast_machine"]["met"] is None  # 28.8 FPS: not a fast machine
