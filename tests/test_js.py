@@ -91,7 +91,7 @@ class FakeModel {
   emit(ev, ...args) { for (const cb of [...(this.handlers.get(ev) || [])]) cb(...args); }
   send(content, callbacks, buffers = []) {
     const head = buffers[0] ? [...new Uint8Array(buffers[0].buffer, buffers[0].byteOffset, 3)] : [];
-    this.sent.push({ content, head });
+    this.sent.push({ content, head, bytes: buffers[0] ? buffers[0].byteLength : 0 });
     if (content.type === "hello") {
       this.emit("msg:custom", { type: "ready", profile: "fast", input_size: 160, labels: LABELS,
         palettes: { voc: [[0, 0, 0], [255, 0, 0]] }, default_colormap: "voc", info: {} }, []);
@@ -115,6 +115,7 @@ window.deflate = deflate;
 window.model = new FakeModel({ profile: "fast", viz_mode: "filled", opacity: 1, class_filter: [],
   colormap: "voc", custom_palette: [], show_fps: true, show_legend: true, resolution: [640, 480],
   jpeg_quality: 80, running: new URLSearchParams(location.search).get("running") === "1",
+  frame_encoding: new URLSearchParams(location.search).get("encoding") || "auto",
   source_kind: new URLSearchParams(location.search).get("source") || "browser",
   labels: [], stats: {}, error: null });
 window.cleanup = widget.render({ model: window.model, el: document.getElementById("out") });
@@ -185,9 +186,12 @@ def test_widget_streams_the_camera_and_draws_results(widget_page):
     assert sent[0]["content"] == {"type": "hello"}
     frames = [m for m in sent if m["content"]["type"] == "frame"]
     first = frames[0]["content"]
-    # the fake camera is 640x480: downscaled to input_size 160, aspect kept, JPEG bytes
+    # the fake camera is 640x480: downscaled to input_size 160, aspect kept; the page is on
+    # localhost, so the frames go raw (I420) and ask for raw masks
     assert (first["width"], first["height"]) == (160, 120)
-    assert all(m["head"] == [0xFF, 0xD8, 0xFF] for m in frames)
+    assert all(m["content"]["encoding"] == "i420" for m in frames)
+    assert all(m["content"]["mask_encoding"] == "raw" for m in frames)
+    assert all(m["bytes"] == 160 * 120 * 3 // 2 for m in frames)
     assert [m["content"]["seq"] for m in frames] == list(range(1, len(frames) + 1))
     assert set(first["client"]) == {"capture_ms", "encode_ms"}
     assert page.evaluate("() => model.maxInFlight") == 2
@@ -229,6 +233,19 @@ def test_widget_streams_the_camera_and_draws_results(widget_page):
         " cleanup(); return [tracks.map(t => t.readyState), document.getElementById('out').children.length] }"
     )
     assert ended == [["ended"], 0]
+    assert page.errors == []
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_frame_encoding_jpeg_sends_jpeg_even_on_localhost(widget_page):
+    page = widget_page("running=1&encoding=jpeg")
+    page.wait_for_function(
+        "() => model.sent.filter(m => m.content.type === 'frame').length >= 3", timeout=20000
+    )
+    frames = [m for m in page.evaluate("() => model.sent") if m["content"]["type"] == "frame"]
+    assert all(m["head"] == [0xFF, 0xD8, 0xFF] for m in frames)
+    assert all("encoding" not in m["content"] for m in frames)
     assert page.errors == []
 
 
