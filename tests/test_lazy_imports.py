@@ -7,6 +7,9 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from segwidget.hardware import cuda_driver_devices
 from tests.conftest import ROOT
 
 PROBE = """
@@ -27,6 +30,9 @@ def _probe() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.skipif(
+    cuda_driver_devices() > 0, reason="a CUDA driver reports a GPU: torch confirms CUDA here"
+)
 def test_cached_onnx_engine_does_not_import_torch(fast_engine):
     # fast_engine (same profile, weights and cache) guarantees the export is on disk.
     assert fast_engine.info["backend"] == "onnxruntime"
@@ -51,3 +57,30 @@ def test_describe_weights_matches_what_load_weights_reports(tmp_path):
             loaded.description,
             loaded.pretrained,
         )
+
+
+def test_cuda_driver_probe_counts_gpus_without_torch(monkeypatch):
+    import ctypes
+
+    from segwidget import hardware
+
+    class Driver:
+        def __init__(self, init_rc=0, count=2):
+            self.init_rc, self.count = init_rc, count
+
+        def cuInit(self, flags):  # noqa: N802 - the driver's own name
+            return self.init_rc
+
+        def cuDeviceGetCount(self, ref):  # noqa: N802
+            ref._obj.value = self.count
+            return 0
+
+    def missing(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", missing)
+    assert hardware.cuda_driver_devices() == 0
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Driver())
+    assert hardware.cuda_driver_devices() == 2
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Driver(init_rc=100))  # no device
+    assert hardware.cuda_driver_devices() == 0
