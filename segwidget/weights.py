@@ -232,7 +232,12 @@ def _check_classes(profile: Profile, n: int, path: Path) -> None:
 
 
 def _require_network(profile: Profile, host: str, cache: Path) -> None:
-    """Fail fast when ``host`` is unreachable, rather than hang in a download."""
+    """Fail fast when ``host`` is unreachable, rather than hang in a download.
+
+    ``SEGWIDGET_OFFLINE=1`` says so without probing (locked-down machines, hermetic tests).
+    """
+    if os.environ.get("SEGWIDGET_OFFLINE", "") not in ("", "0"):
+        raise _unavailable(profile, cache, "SEGWIDGET_OFFLINE is set")
     if not _reachable(host):
         raise _unavailable(profile, cache, f"{host} cannot be reached (offline?)")
 

@@ -92,6 +92,16 @@ def test_pretrained_offline_fails_fast_with_the_fixes(profile, tmp_path, monkeyp
     assert info.value.code == "WEIGHTS_UNAVAILABLE"
 
 
+@pytest.mark.parametrize("profile", ["fast", "accurate"])
+def test_segwidget_offline_fails_without_probing_the_network(profile, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGWIDGET_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SEGWIDGET_OFFLINE", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(weights, "_reachable", lambda *a, **k: pytest.fail("network probed"))
+    with pytest.raises(WeightsUnavailableError, match="SEGWIDGET_OFFLINE is set"):
+        Engine(profile, weights="pretrained")
+
+
 class _Enum:
     def __init__(self, name):
         self.url = "https://weights.invalid/models/deeplabv3_mobilenet_v3_large-fc3c493d.pth"
