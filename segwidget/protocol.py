@@ -51,7 +51,7 @@ def unpack_ws(data: str | bytes) -> tuple[dict[str, Any], list[bytes]]:
     sizes = header.pop("sizes", [len(body)])
     if (
         not isinstance(sizes, list)
-        or not all(isinstance(s, int) and s >= 0 for s in sizes)
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes)
         or sum(sizes) != len(body)
     ):
         raise ProtocolError("BAD_FRAME", "binary message 'sizes' do not match its payload")
@@ -62,11 +62,20 @@ def unpack_ws(data: str | bytes) -> tuple[dict[str, Any], list[bytes]]:
     return header, buffers
 
 
-def _parse_header(raw: str | bytes) -> dict[str, Any]:
+def parse_json(raw: str | bytes) -> Any:
+    """``json.loads`` whose every failure is a ProtocolError ``BAD_JSON``.
+
+    Nesting deeper than the interpreter's recursion limit (``[[[[...``, found by fuzzing)
+    raises RecursionError, not ValueError, from ``json.loads``.
+    """
     try:
-        header = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ProtocolError("BAD_JSON", f"message is not valid JSON: {exc}") from None
+
+
+def _parse_header(raw: str | bytes) -> dict[str, Any]:
+    header = parse_json(raw)
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
         raise ProtocolError("BAD_MESSAGE", "message must be a JSON object with a string 'type'")
     return header
@@ -90,20 +99,28 @@ def encode_mask(mask: np.ndarray, encoding: str = "deflate") -> bytes:
 
 
 def decode_mask(data: bytes, width: int, height: int, encoding: str = "deflate") -> np.ndarray:
-    """Inverse of :func:`encode_mask`."""
+    """Inverse of :func:`encode_mask`; a mask that does not decode to ``height x width`` raises
+    ProtocolError ``BAD_FRAME`` (a ValueError), an unknown encoding ValueError."""
     if encoding == "deflate":
-        raw = zlib.decompress(data)
+        inflater = zlib.decompressobj()
+        try:  # at most one byte more than expected: a bad size is caught without inflating it all
+            raw = inflater.decompress(data, width * height + 1)
+        except zlib.error as exc:
+            raise ProtocolError("BAD_FRAME", f"mask is not a zlib stream: {exc}") from None
     elif encoding == "raw":
         raw = data
     elif encoding == "png":
         import cv2
 
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise ValueError("mask PNG could not be decoded")
+        try:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error:  # e.g. an empty buffer
+            img = None
+        if img is None or img.shape != (height, width):
+            raise ProtocolError("BAD_FRAME", f"mask is not a {width}x{height} grayscale PNG")
         return img
     else:
         raise ValueError(f"unknown mask encoding {encoding!r}; expected one of {MASK_ENCODINGS}")
     if len(raw) != width * height:
-        raise ValueError(f"mask has {len(raw)} bytes, expected {width}x{height}")
+        raise ProtocolError("BAD_FRAME", f"mask has {len(raw)} bytes, expected {width}x{height}")
     return np.frombuffer(raw, np.uint8).reshape(height, width)

@@ -7,11 +7,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # Exports are keyed by weights and library versions, so a cache kept between runs is safe
 # and saves the ONNX export time on every run after the first.
 os.environ.setdefault("SEGWIDGET_CACHE_DIR", str(ROOT / ".cache" / "segwidget-tests"))
+
+# Property-based tests (tests/test_fuzz_*.py): a deterministic run by default, so CI and a
+# fresh clone see the same examples; SEGWIDGET_FUZZ_EXAMPLES=5000 (say) explores more, and
+# SEGWIDGET_FUZZ_RANDOM=1 draws new examples each run.
+settings.register_profile(
+    "segwidget",
+    max_examples=int(os.environ.get("SEGWIDGET_FUZZ_EXAMPLES", "200")),
+    derandomize=not os.environ.get("SEGWIDGET_FUZZ_RANDOM"),
+    deadline=None,  # a loaded machine must not fail a test on time
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("segwidget")
 
 
 def _photos() -> dict[str, np.ndarray]:

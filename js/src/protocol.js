@@ -135,18 +135,42 @@ function parseHeader(text) {
 
 /**
  * Inflate a zlib stream (what Python's zlib.compress writes) with DecompressionStream.
+ * With `limit`, stops reading once more than `limit` bytes came out (the caller then sees a
+ * size mismatch without the whole stream being inflated).
  * @param {Uint8Array} bytes
+ * @param {number} [limit]
  * @returns {Promise<Uint8Array>}
  */
-export async function inflate(bytes) {
+export async function inflate(bytes, limit = Infinity) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  const reader = stream.getReader();
+  /** @type {Uint8Array[]} */
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      break;
+    }
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 /**
  * Decode a result mask into uint8 class indices, row-major, height x width.
  * "deflate" and "raw" work anywhere; "png" needs createImageBitmap and OffscreenCanvas
- * (a browser). Inverse of protocol.py's encode_mask.
+ * (a browser). Inverse of protocol.py's encode_mask. A mask that does not decode to
+ * width x height rejects with ProtocolError BAD_FRAME; an unknown encoding with an Error.
  * @param {ArrayBuffer | ArrayBufferView} data
  * @param {number} width
  * @param {number} height
@@ -155,15 +179,27 @@ export async function inflate(bytes) {
  */
 export async function decodeMask(data, width, height, encoding = "deflate") {
   const bytes = toUint8Array(data);
+  const expected = width * height;
   let raw;
-  if (encoding === "deflate") raw = await inflate(bytes);
-  else if (encoding === "raw") raw = bytes;
-  else if (encoding === "png") raw = await decodePngMask(bytes, width, height);
-  else {
+  if (encoding === "deflate") {
+    try {
+      raw = await inflate(bytes, expected);
+    } catch (err) {
+      throw new ProtocolError("BAD_FRAME", `mask is not a zlib stream: ${err}`);
+    }
+  } else if (encoding === "raw") raw = bytes;
+  else if (encoding === "png") {
+    try {
+      raw = await decodePngMask(bytes, width, height);
+    } catch (err) {
+      if (err instanceof ProtocolError) throw err;
+      throw new ProtocolError("BAD_FRAME", `mask is not a PNG: ${err}`);
+    }
+  } else {
     throw new Error(`unknown mask encoding ${JSON.stringify(encoding)}; expected one of ${MASK_ENCODINGS.join(", ")}`);
   }
-  if (raw.byteLength !== width * height) {
-    throw new Error(`mask has ${raw.byteLength} bytes, expected ${width}x${height}`);
+  if (raw.byteLength !== expected) {
+    throw new ProtocolError("BAD_FRAME", `mask has ${raw.byteLength} bytes, expected ${width}x${height}`);
   }
   return raw;
 }
@@ -182,7 +218,7 @@ async function decodePngMask(bytes, width, height) {
   });
   try {
     if (bitmap.width !== width || bitmap.height !== height) {
-      throw new Error(`mask PNG is ${bitmap.width}x${bitmap.height}, expected ${width}x${height}`);
+      throw new ProtocolError("BAD_FRAME", `mask PNG is ${bitmap.width}x${bitmap.height}, expected ${width}x${height}`);
     }
     const canvas = new OffscreenCanvas(width, height);
     const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (

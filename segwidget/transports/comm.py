@@ -36,7 +36,11 @@ MESSAGE_TYPES = ("frame", "hello", "client_error")
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:  # an int beyond a float's range (JSON allows any) overflows: found by fuzzing
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _numbers(value: Any, field: str) -> dict[str, float]:
@@ -60,7 +64,7 @@ def frame_from_message(content: dict[str, Any], buffers: list[Any] | None) -> Fr
     t_capture = content.get("t_capture")
     if t_capture is not None and _number(t_capture) is None:
         raise ProtocolError("BAD_MESSAGE", "frame 't_capture' must be a number")
-    if not buffers:
+    if not buffers or not isinstance(buffers[0], bytes | bytearray | memoryview):
         raise ProtocolError("BAD_FRAME", "frame message carries no image buffer")
     feedback = content.get("feedback")
     frame = Frame(
