@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backends
+from .gpu_memory import run_with_oom_retry
 from .hardware import choose_backend
 from .labels import ADE20K_CLASSES, PALETTES, VOC_CLASSES
 from .postprocess import class_fractions, upsample_mask
@@ -137,7 +138,7 @@ class Engine:
         x = to_nchw(resize(rgb, h, w))
         t1 = time.perf_counter()
         with self._lock:
-            mask = self._run(x)
+            mask = run_with_oom_retry(lambda: self._run(x), f"{self.profile.name} at {h}x{w}")
         t2 = time.perf_counter()
         class_ids = class_fractions(mask, len(self.labels))
         t3 = time.perf_counter()

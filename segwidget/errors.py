@@ -60,3 +60,15 @@ class StreamFailedError(SegwidgetError, RuntimeError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+class InferenceTimeoutError(SegwidgetError, RuntimeError):
+    """An inference outlived the scheduler's ``inference_timeout_s`` (the watchdog)."""
+
+    code = "INFERENCE_TIMEOUT"
+
+
+class GpuOutOfMemoryError(SegwidgetError, RuntimeError):
+    """The GPU ran out of memory during an inference, even after its cache was freed."""
+
+    code = "GPU_OUT_OF_MEMORY"

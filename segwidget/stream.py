@@ -9,7 +9,6 @@ their receive path and get results back through a :class:`Sink`, on the worker t
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
@@ -23,10 +22,11 @@ from .engine import Engine, SegResult, get_engine
 from .errors import SegwidgetError
 from .preprocess import decode_i420
 from .protocol import encode_mask
+from .scheduler import Scheduler
+from .stats import STATS_PERIOD_S, StreamStats
 
 log = logging.getLogger(__name__)
 
-STATS_PERIOD_S = 1.0
 #: Below this model-only frame rate a profile is too slow for live video: the stats say so.
 LIVE_MIN_FPS = 4.0
 
@@ -112,87 +112,6 @@ def result_message(
     if "quality" in result.extra:
         header["quality"] = result.extra["quality"]
     return header, [payload]
-
-
-class StreamStats:
-    """Rolling per-stage means and rates over the last second; thread-safe."""
-
-    CLIENT_STAGES = ("capture", "encode", "decode_mask", "render")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.frames_processed = 0
-        self.frames_dropped = 0
-        self.errors = 0
-        self._done: collections.deque[tuple[float, dict[str, float]]] = collections.deque()
-        self._feedback: collections.deque[tuple[float, dict[str, float]]] = collections.deque()
-        self.load_ms: float | None = None  # the first profile's load
-        self.switch_ms: float | None = None  # the latest switch from a serving profile
-
-    def record(self, timings: dict[str, float]) -> None:
-        now = time.perf_counter()
-        with self._lock:
-            self.frames_processed += 1
-            self._done.append((now, timings))
-            self._trim(now)
-
-    def record_feedback(self, frame: Frame) -> None:
-        fb = dict(frame.feedback or {})
-        fb.update({k: v for k, v in frame.client.items() if k in ("capture_ms", "encode_ms")})
-        if not fb:
-            return
-        now = time.perf_counter()
-        with self._lock:
-            self._feedback.append((now, fb))
-            self._trim(now)
-
-    def _trim(self, now: float) -> None:
-        for q in (self._done, self._feedback):
-            while q and now - q[0][0] > STATS_PERIOD_S:
-                q.popleft()
-
-    def snapshot(self) -> dict[str, Any]:
-        now = time.perf_counter()
-        with self._lock:
-            self._trim(now)
-            done = [t for _, t in self._done]
-            fb = [t for _, t in self._feedback]
-            span = now - self._done[0][0] if len(self._done) > 1 else STATS_PERIOD_S
-            fps = (len(self._done) - 1) / span if len(self._done) > 1 and span > 0 else 0.0
-            processed, dropped = self.frames_processed, self.frames_dropped
-
-        def mean(rows: list[dict[str, float]], key: str) -> float | None:
-            vals = [r[key] for r in rows if isinstance(r.get(key), int | float)]
-            return round(sum(vals) / len(vals), 2) if vals else None
-
-        stages = {
-            "capture": mean(fb, "capture_ms"),
-            "encode": mean(fb, "encode_ms"),
-            "upload": _half(mean(fb, "network_ms")),
-            "queue": mean(done, "queue"),
-            "decode": mean(done, "decode"),
-            "preprocess": mean(done, "preprocess"),
-            "inference": mean(done, "inference"),
-            "postprocess": mean(done, "postprocess"),
-            "encode_mask": mean(done, "encode"),
-            "download": _half(mean(fb, "network_ms")),
-            "decode_mask": mean(fb, "decode_ms"),
-            "render": mean(fb, "render_ms"),
-        }
-        return {
-            "fps": round(fps, 2),
-            "latency_ms": mean(fb, "latency_ms"),
-            "inference_ms": stages["inference"],
-            "frames_processed": processed,
-            "frames_dropped": dropped,
-            "stages": stages,
-            "load_ms": self.load_ms,
-            "switch_ms": self.switch_ms,
-        }
-
-
-def _half(x: float | None) -> float | None:
-    return None if x is None else round(x / 2, 2)
 
 
 class Session:
@@ -311,11 +230,15 @@ class Session:
 
     def process(self, frame: Frame) -> None:
         """Segment one frame with the current engine and hand the outcome to the sink."""
-        engine = self.engine
+        self.deliver(frame, self.infer(frame))
+
+    def infer(self, frame: Frame, engine: Engine | None = None) -> SegResult | Exception:
+        """Segment ``frame`` (with ``engine``, default the current one); never raises."""
+        engine = engine or self.engine
         start = time.perf_counter()
-        quality = self.quality()
-        size = min(quality["input_size"], engine.input_size) if quality["adapted"] else None
         try:
+            quality = self.quality()
+            size = min(quality["input_size"], engine.input_size) if quality["adapted"] else None
             if frame.jpeg is not None:
                 result = engine.segment_jpeg(frame.jpeg, size)
             elif frame.i420 is not None and frame.size is not None:
@@ -326,16 +249,26 @@ class Session:
                 result.timings["decode"] = decode_ms
             else:
                 result = engine.segment(frame.rgb, size)
-            result.timings["queue"] = (start - frame.received) * 1000
-            result.extra["quality"] = quality
-            self._model_hw = result.mask.shape[:2]
-            self.sink.on_result(self, frame, result)
-            self.stats.record(result.timings)
         except Exception as exc:
+            return exc
+        result.timings["queue"] = (start - frame.received) * 1000
+        result.extra["quality"] = quality
+        self._model_hw = result.mask.shape[:2]
+        return result
+
+    def deliver(self, frame: Frame, outcome: SegResult | Exception) -> None:
+        """Hand an :meth:`infer` outcome to the sink: a result, or a recoverable error."""
+        if not isinstance(outcome, Exception):
+            try:
+                self.sink.on_result(self, frame, outcome)
+                self.stats.record(outcome.timings)
+            except Exception as exc:
+                outcome = exc
+        if isinstance(outcome, Exception):
             self.stats.errors += 1
-            if not isinstance(exc, SegwidgetError):
-                log.exception("%s: frame %s failed", self.name, frame.seq)
-            self.sink.on_error(self, frame, exc)
+            if not isinstance(outcome, SegwidgetError):
+                log.error("%s: frame %s failed", self.name, frame.seq, exc_info=outcome)
+            self.sink.on_error(self, frame, outcome)
         self.maybe_emit_stats()
 
     def stats_snapshot(self) -> dict[str, Any]:
@@ -374,71 +307,3 @@ def _load_error(exc: Exception) -> Exception:
     err = SegwidgetError(f"loading the model failed: {type(exc).__name__}: {exc}")
     err.code, err.recoverable = "MODEL_LOAD_FAILED", False
     return err
-
-
-class Scheduler:
-    """Worker thread(s) serving sessions round-robin, newest frame first, one frame per turn."""
-
-    def __init__(self, workers: int = 1, name: str = "segwidget"):
-        self._ready: collections.deque[Session] = collections.deque()
-        self._queued: set[int] = set()
-        self._cond = threading.Condition()
-        self._stopped = False
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-worker-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for t in self._threads:
-            t.start()
-
-    def notify(self, session: Session) -> None:
-        with self._cond:
-            if id(session) not in self._queued and not session.closed:
-                self._queued.add(id(session))
-                self._ready.append(session)
-                self._cond.notify()
-
-    def remove(self, session: Session) -> None:
-        with self._cond:
-            if id(session) in self._queued:
-                self._queued.discard(id(session))
-                self._ready.remove(session)
-
-    def _next(self) -> Session | None:
-        with self._cond:
-            while not self._ready and not self._stopped:
-                self._cond.wait()
-            if self._stopped:
-                return None
-            session = self._ready.popleft()
-            self._queued.discard(id(session))
-            return session
-
-    def _work(self) -> None:
-        while (session := self._next()) is not None:
-            if session.engine is None:
-                continue  # notified again by switch() once the engine is ready
-            frame = session.take()
-            if frame is not None and not session.closed:
-                session.process(frame)
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
-        for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(timeout=5)
-
-
-_default: Scheduler | None = None
-_default_lock = threading.Lock()
-
-
-def default_scheduler() -> Scheduler:
-    """The process-wide scheduler (one worker: a CPU runs one inference at a time best)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Scheduler()
-        return _default

@@ -31,7 +31,8 @@ from .profiles import PROFILES
 from .render import VIZ_MODES
 from .results import Recording, RecordingResult, Result, ResultHub
 from .sources import FrameSource, SourceRunner, make_source
-from .stream import Frame, Session, default_scheduler
+from .scheduler import default_scheduler
+from .stream import Frame, Session
 from .transports.comm import CommTransport
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Any
 from ..hardware import BACKENDS, DEVICES
 from ..preprocess import DEFAULT_MAX_SIDE
 from ..profiles import PROFILES, get_profile
-from ..stream import Scheduler
+from ..scheduler import Scheduler
 from ..transports import security
 
 DEFAULT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024

@@ -3,7 +3,7 @@
 A connection admits each message (rate and size limits), parses it
 (:mod:`segwidget.transports.messages`), owns one :class:`~segwidget.stream.Session`
 (engines are shared per profile through ``get_engine``; the process-wide
-:class:`~segwidget.stream.Scheduler` serves sessions round-robin) and is the session's
+:class:`~segwidget.scheduler.Scheduler` serves sessions round-robin) and is the session's
 :class:`~segwidget.stream.Sink`. Results are built on the scheduler's worker thread (the
 spec protocol's PNGs on :func:`~segwidget.server.spec.render_pool`) and handed to the
 connection's event loop with ``call_soon_threadsafe`` into a small bounded send queue, so a
@@ -32,7 +32,8 @@ from ..framing import attach_pixels
 from ..preprocess import jpeg_size
 from ..profiles import PROFILES
 from ..protocol import MAX_HEADER_BYTES, pack_ws, unpack_ws
-from ..stream import Frame, Session, default_scheduler, error_message, result_message
+from ..scheduler import default_scheduler
+from ..stream import Frame, Session, error_message, result_message
 from ..transports import ready_message, security
 from ..transports.messages import (
     ChangeModeMessage,
