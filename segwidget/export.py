@@ -10,12 +10,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .cache_files import atomic_path, discard, is_intact
 from .hardware import BackendChoice
 from .profiles import Profile
 from .weights_ref import cache_root
@@ -68,6 +68,28 @@ def export_path(
     return exports_dir(cache_dir) / f"{profile.name}-{precision}-{key}.onnx"
 
 
+def onnx_loads(path: Path) -> bool:
+    """Whether ``path`` parses as an ONNX model (to adopt an export made before digests)."""
+    import onnx
+
+    try:
+        onnx.load(str(path), load_external_data=False)
+    except Exception:
+        return False
+    return True
+
+
+def usable_export(path: Path) -> bool:
+    """Whether the export at ``path`` is whole (its sidecar says so); a broken one is removed
+    so that it is exported again, never reused."""
+    if is_intact(path, adopt=onnx_loads):
+        return True
+    if path.exists():
+        log.warning("discarding the incomplete ONNX export %s; exporting again", path)
+        discard(path)
+    return False
+
+
 def export_onnx(
     net: SegmentationNet,
     profile: Profile,
@@ -76,41 +98,41 @@ def export_onnx(
     sample_hw: tuple[int, int],
     cache_dir: Path | None = None,
 ) -> Path:
-    """Return the cached ONNX file for this network, exporting it first if needed."""
+    """Return the cached ONNX file for this network, exporting it first if needed.
+
+    A cached file that fails its check is exported again; a full or read-only cache
+    directory raises :class:`~segwidget.cache_files.CacheWriteError` naming it.
+    """
     path = export_path(profile, weights_identity, choice.precision, cache_dir)
-    if path.exists():
+    if usable_export(path):
         log.info("reusing ONNX export %s", path)
         return path
     import torch
 
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
     device = torch.device(choice.device)
     dtype = torch.float16 if choice.precision == "fp16" else torch.float32
     net = net.to(device, dtype).eval()
     dummy = torch.zeros((1, 3, *sample_hw), dtype=torch.uint8, device=device)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=folder)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic
-            torch.onnx.export(
-                net,
-                (dummy,),
-                tmp,
-                opset_version=OPSET,
-                dynamo=False,
-                input_names=["image"],
-                output_names=["mask"],
-                dynamic_axes={
-                    "image": {2: "height", 3: "width"},
-                    "mask": {1: "height", 2: "width"},
-                },
-            )
-        os.replace(tmp, path)  # atomic: concurrent engines never see half a file
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # written beside its final name and moved there whole: no reader sees half a file
+    with (
+        atomic_path(path, "the ONNX export") as tmp,
+        warnings.catch_warnings(),
+        torch.inference_mode(),
+    ):
+        warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic
+        torch.onnx.export(
+            net,
+            (dummy,),
+            str(tmp),
+            opset_version=OPSET,
+            dynamo=False,
+            input_names=["image"],
+            output_names=["mask"],
+            dynamic_axes={
+                "image": {2: "height", 3: "width"},
+                "mask": {1: "height", 2: "width"},
+            },
+        )
     net.to("cpu", torch.float32)
     log.info("exported %s", path)
     return path

@@ -30,8 +30,8 @@ from .labels import COLORMAPS, resolve_palette, validate_class_filter
 from .profiles import PROFILES
 from .render import VIZ_MODES
 from .results import Recording, RecordingResult, Result, ResultHub
-from .sources import FrameSource, SourceRunner, make_source
 from .scheduler import default_scheduler
+from .sources import FrameSource, SourceRunner, make_source
 from .stream import Frame, Session
 from .transports.comm import CommTransport
 

@@ -34,10 +34,10 @@ def create(
         from .torch_backend import TorchBackend
 
         return TorchBackend(_network(profile, weights), choice.device, choice.precision)
-    from ..export import export_onnx, export_path
+    from ..export import export_onnx, export_path, usable_export
 
     onnx_path = export_path(profile, ref.identity, choice.precision, cache_dir)
-    if not onnx_path.exists():
+    if not usable_export(onnx_path):
         net = _network(profile, weights)
         onnx_path = export_onnx(net, profile, ref.identity, choice, sample_hw, cache_dir)
     if choice.backend == "onnxruntime":

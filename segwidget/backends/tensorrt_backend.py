@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..cache_files import discard, is_intact, write_with_digest
 from ..profiles import Profile
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,7 @@ def build_engine(onnx_path: Path, profile: Profile, precision: str, engine_path:
     if serialized is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path}")
     data = bytes(serialized)
-    tmp = engine_path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(engine_path)
+    write_with_digest(engine_path, data, "the TensorRT engine")
     return data
 
 
@@ -64,13 +63,20 @@ class TensorRTBackend:
             f"{onnx_path.name}|{precision}|{trt.__version__}|{torch.cuda.get_device_name(0)}".encode()
         ).hexdigest()[:16]
         engine_path = (cache_dir or onnx_path.parent) / f"{profile.name}-{precision}-{key}.engine"
-        if engine_path.exists():
-            data = engine_path.read_bytes()
-        else:
+        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = None
+        if is_intact(engine_path, adopt=lambda p: True):  # TensorRT checks what it loads
+            self.engine = runtime.deserialize_cuda_engine(engine_path.read_bytes())
+            if self.engine is None:
+                log.warning("discarding the unreadable TensorRT engine %s", engine_path)
+                discard(engine_path)
+        elif engine_path.exists():
+            log.warning("discarding the incomplete TensorRT engine %s", engine_path)
+            discard(engine_path)
+        if self.engine is None:
             log.info("building TensorRT engine %s (first run only)", engine_path)
-            engine_path.parent.mkdir(parents=True, exist_ok=True)
             data = build_engine(onnx_path, profile, precision, engine_path)
-        self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(data)
+            self.engine = runtime.deserialize_cuda_engine(data)
         self.context = self.engine.create_execution_context()
         self.input_name = self.engine.get_tensor_name(0)
         self.output_name = self.engine.get_tensor_name(1)
