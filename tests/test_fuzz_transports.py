@@ -45,9 +45,7 @@ comm_buffers = st.none() | st.lists(
 
 
 class FakeWidget:
-    """What CommTransport needs of a SegWidget: ``send`` and the error trait setters."""
-
-    source_kind = "browser"
+    """The WidgetHooks a CommTransport talks to, recording what it is told."""
 
     def __init__(self):
         self.sent: list[dict] = []
@@ -56,10 +54,16 @@ class FakeWidget:
     def send(self, content, buffers=None):
         self.sent.append(content)
 
-    def _set_error(self, msg, client=False):
+    def kernel_source(self):
+        return False
+
+    def display_limits(self):
+        return (640, 480), 80
+
+    def show_error(self, msg, client=False):
         self.errors.append(msg)
 
-    def _clear_client_error(self):
+    def clear_client_error(self):
         self.errors.append({})
 
 
@@ -79,7 +83,7 @@ class FakeSession:
 @example({"type": "client_error", "code": "X", "message": 5, "recoverable": True}, None)
 def test_comm_transport_answers_anything_with_a_documented_error(content, buffers):
     widget = FakeWidget()
-    transport = CommTransport(widget)  # type: ignore[arg-type]
+    transport = CommTransport(widget)
     session = FakeSession()
     transport.session = session  # type: ignore[assignment]
     transport.handle(content, buffers)
