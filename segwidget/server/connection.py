@@ -31,7 +31,7 @@ from ..errors import FrameError, ProtocolError, SegwidgetError
 from ..framing import attach_pixels
 from ..preprocess import jpeg_size
 from ..profiles import PROFILES
-from ..protocol import MAX_HEADER_BYTES, pack_ws, unpack_ws
+from ..protocol import MAX_HEADER_BYTES, pack_ws, parse_json, unpack_ws
 from ..scheduler import default_scheduler
 from ..stream import Frame, Session, error_message, result_message
 from ..transports import ready_message, security
@@ -191,9 +191,9 @@ class Connection:
         n = int.from_bytes(data[:4], "big")
         if n > MAX_HEADER_BYTES:
             return None
-        try:
-            seq = json.loads(bytes(data[4 : 4 + n])).get("seq")
-        except (ValueError, AttributeError):
+        try:  # parse_json: json.loads raises RecursionError on deep nesting (fuzzing)
+            seq = parse_json(bytes(data[4 : 4 + n])).get("seq")
+        except (ProtocolError, AttributeError):
             return None
         return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
 
