@@ -15,12 +15,16 @@ from segwidget import stream
 from segwidget.engine import SegResult
 from segwidget.errors import GpuOutOfMemoryError
 from segwidget.gpu_memory import is_out_of_memory, run_with_oom_retry
+from segwidget.profiles import get_profile
 from segwidget.scheduler import Scheduler
 from segwidget.stream import Frame, Session, error_message
 
 
 class FakeEngine:
     """Segments instantly; ``raise_next`` raises on the next calls, ``hold`` blocks them."""
+
+    input_size = 320
+    profile = get_profile("fast")
 
     def __init__(self, name="fake"):
         self.info = {"backend": "fake", "device": "cpu", "profile": name}
@@ -30,7 +34,7 @@ class FakeEngine:
         self.hold: threading.Event | None = None
         self.entered = threading.Event()
 
-    def segment_jpeg(self, data):
+    def segment_jpeg(self, data, size=None):
         self.calls += 1
         self.entered.set()
         if self.hold is not None:

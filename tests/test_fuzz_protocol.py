@@ -172,7 +172,9 @@ buffers_any = st.none() | st.lists(
 frame_contents = st.builds(
     lambda fields, seq: {**fields, "type": "frame", **({} if seq is None else {"seq": seq})},
     st.dictionaries(
-        st.sampled_from(["t_capture", "client", "feedback", "seq"]) | st.text(max_size=6),
+        st.sampled_from(["t_capture", "client", "feedback", "seq", "encoding", "mask_encoding"])
+        | st.sampled_from(["width", "height"])
+        | st.text(max_size=6),
         json_values,
         max_size=5,
     ),

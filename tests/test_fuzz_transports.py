@@ -32,7 +32,8 @@ comm_contents = json_values | st.builds(
     lambda kind, fields: {**fields, "type": kind},
     st.sampled_from(["frame", "hello", "client_error"]) | st.text(max_size=8),
     st.dictionaries(
-        st.sampled_from(["seq", "t_capture", "client", "feedback", "code", "message"])
+        st.sampled_from(["seq", "t_capture", "client", "feedback", "code", "message", "encoding"])
+        | st.sampled_from(["width", "height", "mask_encoding"])
         | st.text(max_size=6),
         json_values,
         max_size=5,
