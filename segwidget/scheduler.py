@@ -47,6 +47,7 @@ class _Job:
     engine: Any
     started: float
     abandoned: bool = False  # the watchdog gave up on it; its outcome is discarded
+    inferred: bool = False  # inference returned; the outcome is being delivered
 
 
 class Scheduler:
@@ -128,31 +129,57 @@ class Scheduler:
             return None
 
     def _work(self) -> None:
-        me = threading.current_thread()
         while (session := self._next()) is not None:
-            engine = session.engine
-            if engine is None:
-                continue  # notified again by switch() once the engine is ready
-            frame = session.take()
-            if frame is None or session.closed:
-                continue
-            job = _Job(session, frame, engine, self._clock())
-            with self._cond:
-                self._jobs[me] = job
+            served = self._serve(session)
+            # Idle, this worker must not keep the last session (its sink, widget, frames)
+            # alive: found by the widget-close test.
+            del session
+            if not served:
+                return
+
+    def _serve(self, session: Served) -> bool:
+        """Segment ``session``'s newest frame; False if the watchdog gave up on this worker."""
+        engine = session.engine
+        if engine is None:
+            return True  # notified again by switch() once the engine is ready
+        frame = session.take()
+        if frame is None or session.closed:
+            return True
+        me = threading.current_thread()
+        job = _Job(session, frame, engine, self._clock())
+        with self._cond:
+            self._jobs[me] = job
+        try:
             outcome = session.infer(frame, engine)
             with self._cond:
-                self._jobs.pop(me, None)
+                job.inferred = True
                 if job.abandoned:  # a replacement worker already took this one's place
                     self._wedged.pop(id(engine), None)
-                    self._cond.notify_all()  # its sessions may be served again
             if job.abandoned:
                 log.warning(
                     "%s: frame %s returned after the watchdog gave up on it; discarded",
                     session.name,
                     frame.seq,
                 )
-                return
+                return False
             session.deliver(frame, outcome)
+            return True
+        finally:
+            with self._cond:
+                self._jobs.pop(me, None)
+                self._cond.notify_all()  # wait_idle(), and sessions of an engine set aside
+
+    def wait_idle(self, session: Served, timeout: float | None = None) -> bool:
+        """Wait until no worker is segmenting or delivering a frame of ``session``."""
+        me = threading.current_thread()
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: all(
+                    j.session is not session or t is me or j.abandoned
+                    for t, j in self._jobs.items()
+                ),
+                timeout,
+            )
 
     def check(self, now: float | None = None) -> list[Served]:
         """One watchdog pass (the watchdog thread calls it); returns the sessions it reported."""
@@ -163,7 +190,7 @@ class Scheduler:
         expired = []
         with self._cond:
             for thread, job in self._jobs.items():
-                if not job.abandoned and now - job.started > timeout:
+                if not job.abandoned and not job.inferred and now - job.started > timeout:
                     job.abandoned = True
                     self._threads.remove(thread)
                     self._wedged[id(job.engine)] = job

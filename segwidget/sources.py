@@ -81,8 +81,16 @@ class FrameSource:
         return f"{type(self).__name__}({self.description})"
 
 
+_holders: dict[int | str, CameraSource] = {}  # device -> the source that has it open
+_holders_lock = threading.Lock()
+
+
 class CameraSource(FrameSource):
-    """An OpenCV camera (``device`` is an index) or network stream (a URL string)."""
+    """An OpenCV camera (``device`` is an index) or network stream (a URL string).
+
+    A device is read by one source at a time: opening it in a second widget hands it over,
+    and the first one's next read raises ``CAMERA_CLOSED`` saying so.
+    """
 
     live = True
     release_on_stop = True
@@ -92,9 +100,15 @@ class CameraSource(FrameSource):
         self.description = f"camera {device!r}"
         self._cap: cv2.VideoCapture | None = None
         self._lock = threading.Lock()
+        self._handed_over = False
 
     def open(self, resolution: tuple[int, int] | None = None) -> None:
+        with _holders_lock:
+            holder = _holders.get(self.device)
+        if holder is not None and holder is not self:
+            holder.hand_over()
         with self._lock:
+            self._handed_over = False
             if self._cap is not None:
                 return
             cap = cv2.VideoCapture(self.device)
@@ -115,9 +129,28 @@ class CameraSource(FrameSource):
                 cap.set(cv2.CAP_PROP_FRAME_WIDTH, int(resolution[0]))
                 cap.set(cv2.CAP_PROP_FRAME_HEIGHT, int(resolution[1]))
             self._cap = cap
+        with _holders_lock:
+            _holders[self.device] = self
+
+    def hand_over(self) -> None:
+        """Release the device for a newer source; this one's next read raises CAMERA_CLOSED."""
+        with self._lock:  # waits for a read in progress: OpenCV captures are not thread-safe
+            self._handed_over = True
+            self._release()
 
     def read(self) -> np.ndarray | None:
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> np.ndarray:
         cap = self._cap
+        if cap is None and self._handed_over:
+            raise SourceError(
+                f"{self.description} was handed over to a newer widget using the same device "
+                "(one widget reads a camera at a time). Close that widget (w.close()) and set "
+                "running = True here to take it back.",
+                recoverable=False,  # it resumes when the user asks, not by itself
+            )
         if cap is None:
             raise SourceError(f"{self.description} is closed")
         for _ in range(CAMERA_READ_RETRIES):
@@ -132,9 +165,15 @@ class CameraSource(FrameSource):
 
     def close(self) -> None:
         with self._lock:
-            if self._cap is not None:
-                self._cap.release()
-                self._cap = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        with _holders_lock:
+            if _holders.get(self.device) is self:
+                del _holders[self.device]
 
 
 class VideoFileSource(FrameSource):

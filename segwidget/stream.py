@@ -258,6 +258,8 @@ class Session:
 
     def deliver(self, frame: Frame, outcome: SegResult | Exception) -> None:
         """Hand an :meth:`infer` outcome to the sink: a result, or a recoverable error."""
+        if self.closed:
+            return  # closed while the frame was in flight
         if not isinstance(outcome, Exception):
             try:
                 self.sink.on_result(self, frame, outcome)
@@ -293,12 +295,17 @@ class Session:
             self._last_stats = now
             self.sink.on_stats(self, self.stats_snapshot())
 
-    def close(self) -> None:
-        """Stop taking frames; a frame in flight finishes and is discarded by the sink."""
+    def close(self, wait: float | None = None) -> None:
+        """Stop taking frames and let go of the engine; a frame in flight finishes and is
+        discarded. With ``wait``, wait up to that many seconds for it (not from a sink
+        callback of this session, which returns at once)."""
         self.closed = True
         self._switch_token += 1
         self.take()
         self.scheduler.remove(self)
+        self.engine = None
+        if wait:
+            self.scheduler.wait_idle(self, wait)
 
 
 def _load_error(exc: Exception) -> Exception:

@@ -50,9 +50,12 @@ _MISSING_BUNDLE = """export default { render({ el }) {
 } };"""
 
 
-def _asset(name: str, fallback: str) -> Path | str:
+def _asset(name: str, fallback: str) -> str:
+    # Text, not a Path: for a Path anywidget connects each instance to the file's change
+    # signal with a strong reference, so no widget was ever freed after close() (found by
+    # tests/test_faults_widget.py); the cost is anywidget's hot reload while developing.
     path = _STATIC / name
-    return path if path.is_file() else fallback
+    return path.read_text(encoding="utf-8") if path.is_file() else fallback
 
 
 def _labels_for(profile: str) -> list[str]:
@@ -307,7 +310,8 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             if self._source is not None:
                 self._source.close()
             if self._session is not None:
-                self._session.close()
+                # once close() returns no worker holds this widget's frames or results
+                self._session.close(wait=5.0)
             if getattr(self, "_hub", None) is not None:
                 self._hub.stop_recordings()
         finally:
@@ -323,6 +327,8 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             return
         assert self._source is not None
         assert self._session is not None
+        if self.error is not None and self.error.get("code") in ("NO_CAMERA", "CAMERA_CLOSED"):
+            self.set_trait("error", None)  # a new run: it reports again if the source fails
         previous = self._runner
         self._runner = SourceRunner(
             self._source,
