@@ -62,7 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--input-size", type=int, help="model long side (default: profile's)")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     bench.add_argument("--e2e", action="store_true", help="end-to-end run in headless Chromium")
-    bench.add_argument("--host", default="lab", choices=["lab", "voila", "page"], help="--e2e host")
+    bench.add_argument(
+        "--host", default="lab", choices=["lab", "voila", "page"], help="--e2e / --soak host"
+    )
+    bench.add_argument(
+        "--soak",
+        type=float,
+        metavar="SECONDS",
+        help="stream that long in headless Chromium, sampling FPS, latency and memory every 10 s",
+    )
+    bench.add_argument("--clients", type=int, default=1, help="--soak --host page: browser tabs")
+    bench.add_argument("--plot", help="--soak: write the plot (PNG) here")
+    bench.add_argument("--output", help="--soak, --e2e: write the JSON result here")
     bench.set_defaults(func=_bench)
 
     download = sub.add_parser(
@@ -100,6 +111,10 @@ def _missing_server(exc: ImportError) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.soak is not None:
+        from .bench.soak import run_soak_cli
+
+        return run_soak_cli(args)
     if args.e2e:
         from .bench.e2e import run_e2e
 

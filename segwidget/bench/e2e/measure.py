@@ -246,6 +246,18 @@ class E2EBench:
         self._first_result(target)
         return target
 
+    def open_client(self, first: Target, name: str | None = None) -> Target:
+        """Another tab of ``first``'s page in the same browser: one more client of its server."""
+        page = first.page.context.new_page()
+        page.goto(first.page.url, wait_until="domcontentloaded")
+        n = sum(1 for t in self.targets if t.server_pid == first.server_pid) + 1
+        target = Target(
+            name or f"{first.name} #{n}", first.host, page, first.user_data_dir, first.server_pid
+        )
+        self.targets.append(target)
+        self._first_result(target)
+        return target
+
     def _first_result(self, target: Target, timeout: float = 240) -> None:
         """Wait for the first drawn result; record the time from the view's appearance."""
         try:

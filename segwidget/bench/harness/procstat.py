@@ -47,6 +47,22 @@ def cmdline(pid: int) -> list[str]:
     return args
 
 
+def process_memory(pid: int) -> dict[str, Any]:
+    """RSS in MB, threads and open file descriptors of ``pid`` (None each when it is gone)."""
+    out: dict[str, Any] = {"rss_mb": None, "threads": None, "open_files": None}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key == "VmRSS":
+                out["rss_mb"] = round(int(value.split()[0]) / 1024, 1)
+            elif key == "Threads":
+                out["threads"] = int(value)
+        out["open_files"] = len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        pass
+    return out
+
+
 def descendants(root: int) -> list[int]:
     """``root`` and every process below it."""
     children: dict[int, list[int]] = {}

@@ -1,0 +1,40 @@
+"""CI's 2-minute soaks (``segwidget bench --soak 120``): the widget in JupyterLab, and the
+page with 4 clients. Memory and errors are asserted; the FPS ratio is printed, not asserted
+(timing is the benchmark's, never a test's): docs/RELIABILITY.md has the long runs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from segwidget.bench.e2e import requirements
+from segwidget.bench.soak import MAX_GROWTH_MB, format_verdict, run_soak
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+
+SECONDS = float(os.environ.get("SEGWIDGET_SOAK_SECONDS", "120"))
+
+
+@pytest.mark.parametrize(("host", "clients"), [("lab", 1), ("page", 4)])
+def test_a_short_soak_keeps_memory_flat_and_streams_without_errors(
+    host, clients, tmp_path, metrics
+):
+    why = requirements([host])
+    if why:
+        pytest.skip(why)
+    result = run_soak(SECONDS, host, clients, plot=tmp_path / "soak.png")
+    v = result["verdict"]
+    metrics[f"soak {host} x{clients}"] = {k: v[k] for k in ("rss_growth_mb", "heap_growth_mb")} | {
+        "fps_first": v["fps_first"],
+        "fps_last": v["fps_last"],
+    }
+    print(format_verdict(v))
+    assert v["errors"] == 0, [r["error_texts"] for r in result["samples"] if r["errors"]]
+    assert v["rss_growth_mb"] is not None
+    assert v["rss_growth_mb"] < MAX_GROWTH_MB
+    assert v["heap_growth_mb"] is not None
+    assert v["heap_growth_mb"] < MAX_GROWTH_MB
+    last = result["samples"][-3:]
+    assert all(r["fps"] > 0 for r in last)  # still streaming at the end
+    assert (tmp_path / "soak.png").stat().st_size > 0
