@@ -14,28 +14,33 @@ import numpy as np
 from . import backends
 from .gpu_memory import run_with_oom_retry
 from .hardware import choose_backend
-from .labels import ADE20K_CLASSES, PALETTES, VOC_CLASSES
+from .labels import ADE20K_CLASSES, PALETTES, PERSON_CLASSES, VOC_CLASSES
 from .postprocess import class_fractions, upsample_mask
 from .preprocess import DEFAULT_MAX_SIDE, decode_jpeg, resize, to_nchw, validate_frame
-from .profiles import Profile, get_profile, input_hw
+from .profiles import Profile, get_profile
 from .weights_ref import describe_weights
 
 log = logging.getLogger(__name__)
 
-LABELS = {"voc": VOC_CLASSES, "ade20k": ADE20K_CLASSES}
+LABELS = {"voc": VOC_CLASSES, "ade20k": ADE20K_CLASSES, "person": PERSON_CLASSES}
 
 
 @dataclass
 class SegResult:
     """One segmented frame."""
 
-    mask: np.ndarray  # uint8 H x W class indices at model resolution, frame aspect kept
+    mask: np.ndarray  # uint8 H x W class indices at model resolution (aspect kept, or a
+    # shipped model's fixed size: mask_at stretches it back to the frame)
     class_ids: list[tuple[int, float]]  # (class index, pixel fraction), largest first
     labels: list[str]
     timings: dict[str, float]  # milliseconds per stage
     frame: np.ndarray | None = None  # the RGB frame that was segmented
     profile: str = ""
     extra: dict = field(default_factory=dict)
+    #: uint8 H x W, same shape as ``mask``: the model's confidence in the pixel's class
+    #: (person profile: the person probability x 255, and mask == confidence >= 128);
+    #: None where the profile's graph gives none.
+    confidence: np.ndarray | None = None
 
     @property
     def classes(self) -> list[tuple[str, float]]:
@@ -53,6 +58,10 @@ class Engine:
     ``weights``: "pretrained", "random" or a path. ``backend``: "auto", "torch",
     "onnxruntime" or "tensorrt". ``device``: "auto", "cpu" or "cuda". ``input_size``:
     the model's long side (default: the profile's GPU or CPU size).
+
+    A profile with shipped models (``person``) always runs them: ``weights="random"`` and
+    ``input_size`` do not apply (``info`` says so), and ``backend="torch"`` falls back to
+    ONNX Runtime or TensorRT with the reason in ``info["backend_reason"]``.
     """
 
     def __init__(
@@ -67,9 +76,12 @@ class Engine:
     ):
         t0 = time.perf_counter()
         self.profile: Profile = get_profile(profile)
-        choice = choose_backend(backend, device)
-        if input_size is None:
-            input_size = self.profile.gpu_size if choice.device == "cuda" else self.profile.cpu_size
+        shipped = bool(self.profile.shipped)
+        choice = choose_backend(backend, device, torch_network=not shipped)
+        default_size = self.profile.gpu_size if choice.device == "cuda" else self.profile.cpu_size
+        requested = input_size
+        if input_size is None or shipped:
+            input_size = default_size
         if not isinstance(input_size, int) or not 32 <= input_size <= 2048:
             raise ValueError(f"input_size must be an int from 32 to 2048, got {input_size!r}")
         self.input_size = input_size
@@ -79,12 +91,21 @@ class Engine:
         self._lock = threading.Lock()
 
         ref = describe_weights(self.profile, weights)
-        sample = input_hw(3, 4, input_size, self.profile.multiple)
+        sample = self.model_hw(3, 4)
         cache = Path(cache_dir) if cache_dir is not None else None
         self._run = backends.create(choice, self.profile, weights, ref, sample, cache)
-        self._run(np.zeros((1, 3, *sample), np.uint8))  # warm-up: first call allocates
+        for hw in ref.graphs or [sample]:  # warm-up: first call allocates
+            self._run(np.zeros((1, 3, *hw), np.uint8))
         self.load_ms = (time.perf_counter() - t0) * 1000
-        size_note = "GPU default" if choice.device == "cuda" else "CPU default (interactive)"
+        if shipped:
+            sizes = ", ".join(f"{m.width}x{m.height}" for m in self.profile.shipped)
+            size_reason = f"fixed by the shipped models ({sizes}, picked by frame aspect)"
+            if requested is not None:
+                size_reason += f"; input_size={requested!r} does not apply"
+        elif requested is not None and requested != default_size:
+            size_reason = "requested"
+        else:
+            size_reason = "GPU default" if choice.device == "cuda" else "CPU default (interactive)"
         self.info: dict = {
             "profile": self.profile.name,
             "model": self.profile.model,
@@ -92,16 +113,18 @@ class Engine:
             "device": choice.device,
             "precision": choice.precision,
             "input_size": input_size,
-            "input_size_reason": "requested"
-            if input_size
-            != (self.profile.gpu_size if choice.device == "cuda" else self.profile.cpu_size)
-            else size_note,
+            "input_size_reason": size_reason,
             "backend_reason": choice.reason,
             "weights": ref.description,
             "pretrained": ref.pretrained,
             "num_classes": self.profile.num_classes,
             "load_ms": round(self.load_ms, 1),
         }
+        if shipped:
+            from .models import SOURCE
+
+            self.info["source"] = dict(SOURCE)
+            self.info["models"] = {m.name: f"{m.width}x{m.height}" for m in self.profile.shipped}
         providers = getattr(self._run, "providers", None)
         if providers:
             self.info["providers"] = list(providers)
@@ -113,8 +136,14 @@ class Engine:
 
     def model_hw(self, height: int, width: int, size: int | None = None) -> tuple[int, int]:
         """Model input (height, width) for a frame of this size; ``size``: the long side
-        (default :attr:`input_size`)."""
-        return input_hw(height, width, size or self.input_size, self.profile.multiple)
+        (default :attr:`input_size`; shipped models have fixed sizes and ignore it)."""
+        return self.profile.model_hw(height, width, size or self.input_size)
+
+    def model_for(self, height: int, width: int) -> str:
+        """The model a frame of this size runs on (a shipped model's name, else the profile's)."""
+        if self.profile.shipped:
+            return self.profile.shipped_for(height, width).name
+        return self.profile.model
 
     def segment(self, rgb: np.ndarray, size: int | None = None) -> SegResult:
         """Segment an ``H x W x 3`` uint8 RGB frame; ``size`` overrides the model's long
@@ -135,17 +164,24 @@ class Engine:
         if size is not None and not (isinstance(size, int) and 32 <= size <= self.input_size):
             raise ValueError(f"size must be an int from 32 to {self.input_size}, got {size!r}")
         h, w = self.model_hw(*rgb.shape[:2], size)
-        x = to_nchw(resize(rgb, h, w))
+        x = to_nchw(resize(rgb, h, w, self.profile.resize))
         t1 = time.perf_counter()
         with self._lock:
-            mask = run_with_oom_retry(lambda: self._run(x), f"{self.profile.name} at {h}x{w}")
+            mask, *soft = run_with_oom_retry(
+                lambda: self._run(x), f"{self.profile.name} at {h}x{w}"
+            )
         t2 = time.perf_counter()
         class_ids = class_fractions(mask, len(self.labels))
         t3 = time.perf_counter()
         timings.update(
             preprocess=(t1 - t0) * 1000, inference=(t2 - t1) * 1000, postprocess=(t3 - t2) * 1000
         )
-        return SegResult(mask, class_ids, self.labels, timings, rgb, self.profile.name)
+        result = SegResult(mask, class_ids, self.labels, timings, rgb, self.profile.name)
+        if soft:
+            result.confidence = soft[0]
+            if self.profile.shipped:
+                result.extra["model"] = self.model_for(*rgb.shape[:2])
+        return result
 
 
 _pool: dict[tuple, Engine] = {}

@@ -8,7 +8,7 @@ import functools
 import importlib.util
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import BackendUnavailableError
 
@@ -99,13 +99,55 @@ class BackendChoice:
     reason: str
 
 
-def choose_backend(backend: str = "auto", device: str = "auto", hw: Hardware | None = None):
+def choose_backend(
+    backend: str = "auto",
+    device: str = "auto",
+    hw: Hardware | None = None,
+    torch_network: bool = True,
+):
     """Pick backend, device and precision for the hardware and say why.
 
     CUDA: TensorRT > ONNX Runtime (TensorRT / CUDA execution provider, FP16) > torch FP16.
     CPU: ONNX Runtime > torch. A requested backend or device that cannot run raises
     :class:`BackendUnavailableError` naming what is missing.
+
+    ``torch_network=False`` (a profile that ships ONNX graphs and has no torch module):
+    torch is never chosen; a request for it falls back to what ``"auto"`` picks, saying so.
     """
+    if not torch_network:
+        return _choose_without_torch(backend, device, hw)
+    return _choose(backend, device, hw)
+
+
+def _choose_without_torch(backend: str, device: str, hw: Hardware | None) -> BackendChoice:
+    note = ""
+    if backend == "torch":
+        note = "torch requested, but this profile ships ONNX graphs and has no torch network; "
+        backend = "auto"
+    choice = _choose(backend, device, hw)
+    if choice.backend != "torch":
+        return replace(choice, reason=note + choice.reason) if note else choice
+    hw = hw if hw is not None else detect()
+    cpu_ort = "CPUExecutionProvider" in hw.ort_providers
+    if choice.device != "cuda" or device == "cuda" or not cpu_ort:
+        raise BackendUnavailableError(
+            "this profile ships ONNX graphs (no torch network) and needs ONNX Runtime"
+            + (
+                " with a GPU provider or TensorRT on CUDA (pip install 'segwidget[gpu]')"
+                if device == "cuda"
+                else " (pip install onnxruntime)"
+            )
+        )
+    return BackendChoice(
+        "onnxruntime",
+        "cpu",
+        "fp32",
+        note + "auto: no TensorRT or onnxruntime-gpu for the GPU and this profile has no "
+        "torch network: ONNX Runtime on CPU, FP32",
+    )
+
+
+def _choose(backend: str, device: str, hw: Hardware | None) -> BackendChoice:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if device not in DEVICES:

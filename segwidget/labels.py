@@ -20,6 +20,8 @@ Sources
 * ``ADE20K_PALETTE``: ``ADE20KDataset`` palette of mmsegmentation
   (``mmseg/datasets/ade.py``), copied verbatim. Note that the official palette
   is *not* fully unique: road (6) and skyscraper (48) are both (140, 140, 140).
+* ``PERSON_CLASSES`` / ``PERSON_PALETTE``: background and person, the two classes of the
+  ``person`` profile (MediaPipe selfie segmentation); person takes its Pascal VOC colour.
 * ``CITYSCAPES_CLASSES`` / ``CITYSCAPES_PALETTE``: the 19 evaluation classes
   (train ids 0..18) and their colours from cityscapesScripts
   ``cityscapesscripts/helpers/labels.py``.
@@ -38,6 +40,8 @@ __all__ = [
     "CITYSCAPES_PALETTE",
     "COLORMAPS",
     "PALETTES",
+    "PERSON_CLASSES",
+    "PERSON_PALETTE",
     "VOC_CLASSES",
     "VOC_PALETTE",
     "resolve_palette",
@@ -207,9 +211,16 @@ CITYSCAPES_PALETTE: np.ndarray = np.array(
 )
 # fmt: on
 
+# ------------------------------------------------------------------- person
+
+PERSON_CLASSES: tuple[str, ...] = ("background", "person")
+PERSON_PALETTE: np.ndarray = np.array(
+    [VOC_PALETTE[VOC_CLASSES.index(name)] for name in PERSON_CLASSES], dtype=np.uint8
+)
+
 # ------------------------------------------------------------------- resolution
 
-for _arr in (VOC_PALETTE, ADE20K_PALETTE, CITYSCAPES_PALETTE):
+for _arr in (VOC_PALETTE, ADE20K_PALETTE, CITYSCAPES_PALETTE, PERSON_PALETTE):
     _arr.setflags(write=False)
 del _arr
 
@@ -217,9 +228,10 @@ PALETTES: dict[str, np.ndarray] = {
     "voc": VOC_PALETTE,
     "ade20k": ADE20K_PALETTE,
     "cityscapes": CITYSCAPES_PALETTE,
+    "person": PERSON_PALETTE,
 }
 
-COLORMAPS: tuple[str, ...] = ("voc", "ade20k", "cityscapes", "custom")
+COLORMAPS: tuple[str, ...] = ("voc", "ade20k", "cityscapes", "person", "custom")
 
 
 def _validate_custom(custom: Sequence[Sequence[int]] | None) -> np.ndarray:

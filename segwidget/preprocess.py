@@ -111,13 +111,23 @@ def encode_i420(rgb: np.ndarray) -> bytes:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes()
 
 
-def resize(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize to the model input: area averaging when shrinking (antialiased), else bilinear."""
+RESIZE_METHODS = ("area", "bilinear")
+
+
+def resize(rgb: np.ndarray, height: int, width: int, method: str = "area") -> np.ndarray:
+    """Resize to the model input.
+
+    ``"area"``: area averaging when shrinking (antialiased), else bilinear. ``"bilinear"``:
+    always bilinear, as a GPU texture sampler does (what MediaPipe feeds its models).
+    """
+    if method not in RESIZE_METHODS:
+        raise ValueError(f"unknown resize method {method!r}; expected one of {RESIZE_METHODS}")
     if rgb.shape[:2] == (height, width):
         return rgb
     shrink = height < rgb.shape[0] and width < rgb.shape[1]
+    area = method == "area" and shrink
     return cv2.resize(
-        rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        rgb, (width, height), interpolation=cv2.INTER_AREA if area else cv2.INTER_LINEAR
     )
 
 

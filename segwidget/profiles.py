@@ -1,8 +1,22 @@
-"""The three model profiles and how each sizes its input."""
+"""The model profiles and how each sizes its input."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """An ONNX graph shipped in ``segwidget/models`` with a fixed input size."""
+
+    name: str  # file stem in segwidget/models
+    height: int
+    width: int
+
+    @property
+    def aspect(self) -> float:
+        return self.width / self.height
 
 
 @dataclass(frozen=True)
@@ -10,25 +24,49 @@ class Profile:
     """What a profile runs and at which size.
 
     ``gpu_size`` / ``cpu_size`` are the default long side of the model input; the short side
-    follows the frame's aspect ratio, both rounded to a multiple of ``multiple``.
+    follows the frame's aspect ratio, both rounded to a multiple of ``multiple``. A profile
+    with ``shipped`` models instead runs ready ONNX graphs at their fixed sizes (the frame is
+    stretched to the one whose aspect is nearest), with no torch network, export or download.
     """
 
     name: str
     model: str
-    family: str  # "torchvision" | "segformer"
-    dataset: str  # "voc" | "ade20k": which labels and default colormap
+    family: str  # "torchvision" | "segformer" | "mediapipe"
+    dataset: str  # "voc" | "ade20k" | "person": which labels and default colormap
     num_classes: int
     gpu_size: int
     cpu_size: int
     multiple: int
     gpu_backend: str
     cpu_backend: str
-    pretrained: str  # torchvision weight enum or Hugging Face repo id
+    pretrained: str  # torchvision weight enum, Hugging Face repo id or shipped models' source
     description: str
+    shipped: tuple[ShippedModel, ...] = ()
+    resize: str = "area"  # how frames shrink to the model input: "area" or "bilinear"
+    soft_output: bool = False  # the graph also gives a per-pixel confidence
 
     @property
     def default_colormap(self) -> str:
         return self.dataset
+
+    def model_hw(self, height: int, width: int, long_side: int) -> tuple[int, int]:
+        """Model input (height, width) for a frame of this size."""
+        if not self.shipped:
+            return input_hw(height, width, long_side, self.multiple)
+        model = self.shipped_for(height, width)
+        return model.height, model.width
+
+    def shipped_for(self, height: int, width: int) -> ShippedModel:
+        """The shipped model for a frame: the nearest aspect ratio on a log scale, so with
+        256x256 and 144x256 models frames wider than 4:3 get the landscape one; a tie goes
+        to the larger input."""
+        if height <= 0 or width <= 0:
+            raise ValueError(f"frame size must be positive, got {width}x{height}")
+        aspect = math.log(width / height)
+        return min(
+            self.shipped,
+            key=lambda m: (round(abs(aspect - math.log(m.aspect)), 9), -m.height * m.width),
+        )
 
 
 PROFILES: dict[str, Profile] = {
@@ -73,6 +111,33 @@ PROFILES: dict[str, Profile] = {
         cpu_backend="onnxruntime",
         pretrained="nvidia/segformer-b3-finetuned-ade-512-512",
         description="SegFormer-B3, 150 ADE20K classes: best quality",
+    ),
+    "person": Profile(
+        name="person",
+        model="mediapipe-selfie-segmentation",
+        family="mediapipe",
+        dataset="person",
+        num_classes=2,
+        gpu_size=256,
+        cpu_size=256,
+        multiple=16,
+        gpu_backend="tensorrt",
+        cpu_backend="onnxruntime",
+        pretrained="@mediapipe/selfie_segmentation@0.1.1675465747 (Apache-2.0)",
+        description=(
+            "MediaPipe selfie segmentation, person vs background, trained weights shipped "
+            "with segwidget (no download). Trained on people near the camera: other close-up "
+            "subjects (a cat's face, a cup) can be marked as person too"
+        ),
+        shipped=(
+            ShippedModel("selfie_square", 256, 256),
+            ShippedModel("selfie_landscape", 144, 256),
+        ),
+        # MediaPipe's ImageToTensorCalculator samples the frame bilinearly (GPU texture
+        # sampling, no antialiasing); measured against its runtime, area averaging agrees
+        # on 87.8 % to 99.99 % of pixels, bilinear on >= 99.8 % (docs/MODELS.md).
+        resize="bilinear",
+        soft_output=True,
     ),
 }
 

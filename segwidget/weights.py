@@ -29,9 +29,12 @@ PROBE_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class LoadedWeights:
-    """The network plus a stable identity of its weights (part of export cache keys)."""
+    """The network plus a stable identity of its weights (part of export cache keys).
 
-    module: nn.Module
+    A profile with shipped models (``person``) has no torch network: ``module`` is None.
+    """
+
+    module: nn.Module | None
     identity: str
     description: str
     pretrained: bool
@@ -116,6 +119,8 @@ def load_weights(profile: Profile, weights: str | os.PathLike = "pretrained") ->
     (seeded, untrained) or a path to a torchvision state dict file / Hugging Face folder.
     """
     ref = describe_weights(profile, weights)
+    if ref.graphs:  # shipped ONNX graphs: nothing to build or fetch
+        return LoadedWeights(None, ref.identity, ref.description, ref.pretrained)
     if ref.path is not None:
         module = _load_path(profile, ref.path)
     elif ref.kind == "random":

@@ -2,12 +2,15 @@
 
 The identity is part of the ONNX export cache key, so an engine whose export is already on
 disk can start from it without importing torch or building the network (about 500 MB less).
+A profile with shipped models (``person``) resolves to its ONNX files in ``segwidget/models``:
+always there, no network, no export.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .profiles import Profile
@@ -18,13 +21,15 @@ RANDOM_SEED = 0
 @dataclass(frozen=True)
 class WeightsRef:
     """A ``weights=`` argument resolved: its stable identity, a description, and a local path
-    (``None`` for ``"pretrained"`` and ``"random"``)."""
+    (``None`` for ``"pretrained"`` and ``"random"``); for shipped models, ``graphs`` maps each
+    model input ``(height, width)`` to its ONNX file."""
 
-    kind: str  # "pretrained" | "random" | "path"
+    kind: str  # "pretrained" | "random" | "path" | "shipped"
     identity: str
     description: str
     pretrained: bool
     path: Path | None = None
+    graphs: dict[tuple[int, int], Path] = field(default_factory=dict)
 
 
 def cache_root() -> Path | None:
@@ -39,6 +44,8 @@ def describe_weights(profile: Profile, weights: str | os.PathLike = "pretrained"
     A path that does not exist, or a folder for a profile that loads a state dict file,
     raises here, before anything heavy is loaded.
     """
+    if profile.shipped:
+        return describe_shipped(profile, weights)
     if not isinstance(weights, os.PathLike) and weights == "random":
         return WeightsRef(
             "random", f"random-seed{RANDOM_SEED}", "random (untrained, seeded)", False
@@ -65,3 +72,30 @@ def describe_weights(profile: Profile, weights: str | os.PathLike = "pretrained"
     identity = f"path:{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}"
     what = "folder" if path.is_dir() else "file"
     return WeightsRef("path", identity, f"local {what} {path}", True, path)
+
+
+def describe_shipped(profile: Profile, weights: str | os.PathLike = "pretrained") -> WeightsRef:
+    """The profile's shipped ONNX graphs.
+
+    ``"random"`` exists so that the downloadable profiles can run offline; a profile that
+    ships its weights has nothing to download, so it uses them for ``"random"`` too (a
+    widget created with ``weights="random"`` can switch to it). A path is refused: these
+    models take no other weights.
+    """
+    from .models import SOURCE, model_path
+
+    if isinstance(weights, os.PathLike) or weights not in ("pretrained", "random"):
+        raise ValueError(
+            f"profile {profile.name!r} runs the models shipped with segwidget and takes no "
+            f"weights file (got weights={str(weights)!r}); use 'pretrained'"
+        )
+    graphs, digests = {}, []
+    for model in profile.shipped:
+        path = model_path(model.name)
+        graphs[(model.height, model.width)] = path
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest()[:16])
+    source = f"{SOURCE['package']}@{SOURCE['version']}, {SOURCE['licence']}"
+    description = f"pretrained, shipped with segwidget ({source})"
+    if weights == "random":
+        description += "; weights='random' does not apply: this profile ships its weights"
+    return WeightsRef("shipped", "shipped:" + "+".join(digests), description, True, None, graphs)

@@ -12,6 +12,9 @@ from segwidget.backends.tensorrt_backend import shape_range
 from segwidget.hardware import Hardware, choose_backend, detect
 from segwidget.profiles import PROFILES, input_hw
 
+# Profiles built from a torch network (the person profile ships ONNX graphs: test_person.py).
+TORCH_PROFILES = [name for name, p in PROFILES.items() if not p.shipped]
+
 CPU = Hardware(cuda=False, ort_providers=("CPUExecutionProvider",))
 CPU_NO_ORT = Hardware(cuda=False)
 GPU_TRT = Hardware(
@@ -92,7 +95,7 @@ def test_onnxruntime_providers_prefer_tensorrt_then_cuda(tmp_path):
     assert providers_for("cpu", available, tmp_path) == ["CPUExecutionProvider"]
 
 
-@pytest.mark.parametrize("profile", list(PROFILES))
+@pytest.mark.parametrize("profile", TORCH_PROFILES)
 def test_tensorrt_shape_range_covers_every_aspect(profile):
     p = PROFILES[profile]
     lo, opt, hi = shape_range(p)
@@ -136,7 +139,7 @@ def test_export_key_depends_on_weights_and_precision():
     assert len(keys) == 4
 
 
-@pytest.mark.parametrize("profile", list(PROFILES))
+@pytest.mark.parametrize("profile", TORCH_PROFILES)
 def test_onnxruntime_agrees_with_torch_eager(profile, photos):
     ort = Engine(profile, weights="random", backend="onnxruntime")
     eager = Engine(profile, weights="random", backend="torch")
@@ -152,7 +155,7 @@ def test_onnxruntime_agrees_with_torch_eager(profile, photos):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
-@pytest.mark.parametrize("profile", list(PROFILES))
+@pytest.mark.parametrize("profile", TORCH_PROFILES)
 def test_fp16_gpu_agrees_with_fp32(profile, photos):
     fp32 = Engine(profile, weights="random", backend="torch", device="cpu")
     fp16 = Engine(profile, weights="random", device="cuda")

@@ -12,6 +12,8 @@ from segwidget.labels import (
     CITYSCAPES_PALETTE,
     COLORMAPS,
     PALETTES,
+    PERSON_CLASSES,
+    PERSON_PALETTE,
     VOC_CLASSES,
     VOC_PALETTE,
     resolve_palette,
@@ -108,11 +110,14 @@ def test_palette_shape_and_dtype(palette, n):
 
 
 def test_palettes_mapping_and_colormaps():
-    assert set(PALETTES) == {"voc", "ade20k", "cityscapes"}
+    assert set(PALETTES) == {"voc", "ade20k", "cityscapes", "person"}
     assert PALETTES["voc"] is VOC_PALETTE
     assert PALETTES["ade20k"] is ADE20K_PALETTE
     assert PALETTES["cityscapes"] is CITYSCAPES_PALETTE
-    assert COLORMAPS == ("voc", "ade20k", "cityscapes", "custom")
+    assert PALETTES["person"] is PERSON_PALETTE
+    assert PERSON_PALETTE.tolist() == [[0, 0, 0], VOC_PALETTE[VOC_CLASSES.index("person")].tolist()]
+    assert PERSON_CLASSES == ("background", "person")
+    assert COLORMAPS == ("voc", "ade20k", "cityscapes", "person", "custom")
 
 
 @pytest.mark.parametrize(

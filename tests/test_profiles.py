@@ -5,8 +5,8 @@ from segwidget.profiles import get_profile, input_hw
 
 
 def test_three_profiles_with_the_spec_models_and_sizes():
-    assert list(PROFILES) == ["fast", "balanced", "accurate"]
-    fast, balanced, accurate = PROFILES.values()
+    assert list(PROFILES) == ["fast", "balanced", "accurate", "person"]
+    fast, balanced, accurate = (PROFILES[n] for n in ("fast", "balanced", "accurate"))
     assert (fast.model, fast.num_classes, fast.gpu_size) == (
         "deeplabv3_mobilenet_v3_large",
         21,
@@ -19,9 +19,23 @@ def test_three_profiles_with_the_spec_models_and_sizes():
     )
     assert (accurate.family, accurate.num_classes, accurate.gpu_size) == ("segformer", 150, 768)
     assert accurate.pretrained == "nvidia/segformer-b3-finetuned-ade-512-512"
-    for p in PROFILES.values():
+    for p in (fast, balanced, accurate):
         assert p.cpu_size < p.gpu_size
+    for p in PROFILES.values():
         assert p.cpu_backend == "onnxruntime"
+
+
+def test_the_person_profile_ships_two_fixed_size_models():
+    person = PROFILES["person"]
+    assert (person.family, person.dataset, person.num_classes) == ("mediapipe", "person", 2)
+    assert [(m.name, m.height, m.width) for m in person.shipped] == [
+        ("selfie_square", 256, 256),
+        ("selfie_landscape", 144, 256),
+    ]
+    assert person.model_hw(480, 640, 999) == (256, 256)  # long_side does not apply
+    assert person.model_hw(720, 1280, 999) == (144, 256)
+    with pytest.raises(ValueError, match="positive"):
+        person.shipped_for(0, 640)
 
 
 def test_unknown_profile_lists_valid_names():

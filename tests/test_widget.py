@@ -149,7 +149,7 @@ def test_loading_then_ready_and_hello(make_widget):
     assert ready["input_size"] == 320
     assert ready["labels"] == list(VOC_CLASSES)
     assert ready["default_colormap"] == "voc"
-    assert set(ready["palettes"]) == {"voc", "ade20k", "cityscapes"}
+    assert set(ready["palettes"]) == {"voc", "ade20k", "cityscapes", "person"}
     assert ready["palettes"]["voc"][15] == [192, 128, 128]  # person
     assert len(ready["palettes"]["ade20k"]) == len(ADE20K_CLASSES)
     assert ready["info"]["weights"].startswith("random")

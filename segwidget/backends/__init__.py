@@ -1,5 +1,7 @@
-"""Inference backends. Each takes a uint8 ``1 x 3 x H x W`` RGB array and returns the uint8
-``H x W`` class-index mask; :func:`create` builds the one a :class:`BackendChoice` names."""
+"""Inference backends. Each takes a uint8 ``N x 3 x H x W`` RGB array (N = 1) and returns the
+outputs for that frame: the uint8 ``H x W`` class-index mask first, then, where the graph has
+one, the uint8 ``H x W`` confidence. :func:`create` builds the one a :class:`BackendChoice`
+names."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from ..hardware import BackendChoice
 from ..profiles import Profile
 from ..weights_ref import WeightsRef
 
-Backend = Callable[[np.ndarray], np.ndarray]
+Backend = Callable[[np.ndarray], tuple[np.ndarray, ...]]
 
 
 def create(
@@ -28,8 +30,20 @@ def create(
     export and warm-up.
 
     An ONNX export already on disk is used as it is: torch is imported, and the network
-    built, only for the torch backend or to export.
+    built, only for the torch backend or to export. Shipped graphs (``ref.graphs``, one per
+    fixed input size) are never exported: one backend runs each.
     """
+    if ref.graphs:
+        from ..export import exports_dir
+        from .shipped import ShapeDispatch
+
+        cache = exports_dir(cache_dir)  # engine caches go here, never next to the package
+        return ShapeDispatch(
+            {
+                hw: _onnx_backend(choice, profile, path, cache, (1, 3, *hw))
+                for hw, path in ref.graphs.items()
+            }
+        )
     if choice.backend == "torch":
         from .torch_backend import TorchBackend
 
@@ -40,13 +54,25 @@ def create(
     if not usable_export(onnx_path):
         net = _network(profile, weights)
         onnx_path = export_onnx(net, profile, ref.identity, choice, sample_hw, cache_dir)
+    return _onnx_backend(choice, profile, onnx_path, cache_dir, None)
+
+
+def _onnx_backend(
+    choice: BackendChoice,
+    profile: Profile,
+    path: Path,
+    cache_dir: Path | None,
+    fixed_shape: tuple[int, ...] | None,
+) -> Backend:
     if choice.backend == "onnxruntime":
         from .onnx_backend import OnnxBackend
 
-        return OnnxBackend(onnx_path, choice.device, choice.precision, cache_dir)
+        return OnnxBackend(path, choice.device, choice.precision, cache_dir)
+    if choice.backend != "tensorrt":
+        raise ValueError(f"backend {choice.backend!r} cannot run an ONNX file")
     from .tensorrt_backend import TensorRTBackend
 
-    return TensorRTBackend(onnx_path, profile, choice.precision, cache_dir)
+    return TensorRTBackend(path, profile, choice.precision, cache_dir, fixed_shape)
 
 
 def _network(profile: Profile, weights: str | os.PathLike):

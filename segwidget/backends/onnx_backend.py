@@ -57,19 +57,19 @@ class OnnxBackend:
         )
         self.providers = self.session.get_providers()
         self.input = self.session.get_inputs()[0].name
-        self.output = self.session.get_outputs()[0].name
+        self.outputs = [o.name for o in self.session.get_outputs()]
         on_gpu = self.providers[0] != "CPUExecutionProvider"
         self._binding = self.session.io_binding() if on_gpu else None
         self._device_inputs: dict[tuple[int, ...], object] = {}
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._binding is None:
-            return self.session.run(None, {self.input: x})[0][0]
+            return tuple(out[0] for out in self.session.run(None, {self.input: x}))
         return self._run_bound(x)
 
-    def _run_bound(self, x: np.ndarray) -> np.ndarray:
+    def _run_bound(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         """GPU: IO binding with a pre-allocated device input per shape (a webcam keeps one),
-        so only the uint8 frame goes up and only the uint8 mask comes back."""
+        so only the uint8 frame goes up and only the uint8 outputs come back."""
         import onnxruntime as ort
 
         buf = self._device_inputs.get(x.shape)
@@ -79,6 +79,7 @@ class OnnxBackend:
         else:
             buf.update_inplace(x)
         self._binding.bind_ortvalue_input(self.input, buf)
-        self._binding.bind_output(self.output, "cuda", 0)
+        for name in self.outputs:
+            self._binding.bind_output(name, "cuda", 0)
         self.session.run_with_iobinding(self._binding)
-        return self._binding.copy_outputs_to_cpu()[0][0]
+        return tuple(out[0] for out in self._binding.copy_outputs_to_cpu())

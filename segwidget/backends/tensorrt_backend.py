@@ -1,8 +1,9 @@
 """Native TensorRT (10.x API): an FP16 engine built from the ONNX export and cached on disk.
 
 The engine has one optimisation profile covering every input shape the profile can produce
-(long side up to ``gpu_size`` at any aspect), so a change of camera aspect needs no rebuild.
-Buffers are torch CUDA tensors, so no extra CUDA Python bindings are needed.
+(long side up to ``gpu_size`` at any aspect), so a change of camera aspect needs no rebuild;
+a shipped graph with a fixed input size gets exactly that shape. Buffers are torch CUDA
+tensors, so no extra CUDA Python bindings are needed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def shape_range(profile: Profile) -> tuple[tuple[int, ...], tuple[int, ...], tup
     return (1, 3, m * 4, m * 4), (1, 3, opt_short, side), (1, 3, side, side)
 
 
-def build_engine(onnx_path: Path, profile: Profile, precision: str, engine_path: Path) -> bytes:
+Shapes = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+def build_engine(onnx_path: Path, shapes: Shapes, precision: str, engine_path: Path) -> bytes:
     import tensorrt as trt
 
     logger = trt.Logger(trt.Logger.WARNING)
@@ -42,7 +46,7 @@ def build_engine(onnx_path: Path, profile: Profile, precision: str, engine_path:
     if precision == "fp16":
         config.set_flag(trt.BuilderFlag.FP16)
     opt_profile = builder.create_optimization_profile()
-    lo, opt, hi = shape_range(profile)
+    lo, opt, hi = shapes
     opt_profile.set_shape(network.get_input(0).name, lo, opt, hi)
     config.add_optimization_profile(opt_profile)
     serialized = builder.build_serialized_network(network, config)
@@ -56,13 +60,25 @@ def build_engine(onnx_path: Path, profile: Profile, precision: str, engine_path:
 class TensorRTBackend:
     name = "tensorrt"
 
-    def __init__(self, onnx_path: Path, profile: Profile, precision: str, cache_dir: Path | None):
+    def __init__(
+        self,
+        onnx_path: Path,
+        profile: Profile,
+        precision: str,
+        cache_dir: Path | None,
+        fixed_shape: tuple[int, ...] | None = None,
+    ):
         import tensorrt as trt
 
+        shapes = (fixed_shape,) * 3 if fixed_shape else shape_range(profile)
+        # A shipped file keeps its name across versions: its content identifies it.
+        ident = hashlib.sha256(onnx_path.read_bytes()).hexdigest() if fixed_shape else ""
         key = hashlib.sha256(
-            f"{onnx_path.name}|{precision}|{trt.__version__}|{torch.cuda.get_device_name(0)}".encode()
+            f"{onnx_path.name}|{ident}|{shapes}|{precision}|{trt.__version__}|"
+            f"{torch.cuda.get_device_name(0)}".encode()
         ).hexdigest()[:16]
-        engine_path = (cache_dir or onnx_path.parent) / f"{profile.name}-{precision}-{key}.engine"
+        stem = f"{profile.name}-{onnx_path.stem}" if fixed_shape else profile.name
+        engine_path = (cache_dir or onnx_path.parent) / f"{stem}-{precision}-{key}.engine"
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self.engine = None
         if is_intact(engine_path, adopt=lambda p: True):  # TensorRT checks what it loads
@@ -75,31 +91,37 @@ class TensorRTBackend:
             discard(engine_path)
         if self.engine is None:
             log.info("building TensorRT engine %s (first run only)", engine_path)
-            data = build_engine(onnx_path, profile, precision, engine_path)
+            data = build_engine(onnx_path, shapes, precision, engine_path)
             self.engine = runtime.deserialize_cuda_engine(data)
         self.context = self.engine.create_execution_context()
-        self.input_name = self.engine.get_tensor_name(0)
-        self.output_name = self.engine.get_tensor_name(1)
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        self.input_name = inputs[0]
+        self.output_names = [n for n in names if n not in inputs]  # mask first, as exported
         self.stream = torch.cuda.Stream()
-        self._buffers: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._buffers: dict[tuple[int, int], tuple[torch.Tensor, list[torch.Tensor]]] = {}
 
-    def _io(self, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pre-allocated device buffers per input size (a webcam keeps one size)."""
+    def _io(self, h: int, w: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Pre-allocated device buffers per input size (a webcam keeps one size); every
+        output is uint8 ``1 x H x W``."""
         if (h, w) not in self._buffers:
             inp = torch.empty((1, 3, h, w), dtype=torch.uint8, device="cuda")
-            out = torch.empty((1, h, w), dtype=torch.uint8, device="cuda")
-            self._buffers[(h, w)] = (inp, out)
+            outs = [
+                torch.empty((1, h, w), dtype=torch.uint8, device="cuda") for _ in self.output_names
+            ]
+            self._buffers[(h, w)] = (inp, outs)
         return self._buffers[(h, w)]
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         h, w = x.shape[2:]
-        inp, out = self._io(h, w)
+        inp, outs = self._io(h, w)
         with torch.cuda.stream(self.stream):
             inp.copy_(torch.from_numpy(x), non_blocking=True)
             self.context.set_input_shape(self.input_name, (1, 3, h, w))
             self.context.set_tensor_address(self.input_name, inp.data_ptr())
-            self.context.set_tensor_address(self.output_name, out.data_ptr())
+            for name, out in zip(self.output_names, outs, strict=True):
+                self.context.set_tensor_address(name, out.data_ptr())
             if not self.context.execute_async_v3(self.stream.cuda_stream):
                 raise RuntimeError("TensorRT execution failed")
-            result = out[0].cpu()
-        return result.numpy()
+            results = [out[0].cpu() for out in outs]
+        return tuple(r.numpy() for r in results)

@@ -17,7 +17,7 @@ class TorchBackend:
         self.net = net.to(self.device, dtype).eval()
 
     @torch.inference_mode()
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         # Upload the uint8 frame (4x fewer bytes than float); normalisation runs on the device.
         batch = torch.from_numpy(x).to(self.device, non_blocking=True)
-        return self.net(batch)[0].cpu().numpy()
+        return (self.net(batch)[0].cpu().numpy(),)
