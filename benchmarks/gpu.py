@@ -70,10 +70,12 @@ def run(weights: str, seconds: float, smoke: bool) -> dict:
             "precision": eng.info["precision"],
             "load_s": round(load_s, 2),
             **stats,
-            "target_ms": TARGET_MS[name] if cuda else None,
+            "target_ms": TARGET_MS.get(name) if cuda else None,
         }
-        # Agreement of the optimised backend with torch FP32 on the same device and size.
-        ref = Engine(name, weights=weights, backend="torch", device="cpu", input_size=side)
+        # Agreement of the optimised backend with FP32 on the CPU at the same size: torch,
+        # or ONNX Runtime for a profile that ships ONNX graphs (no torch network).
+        ref_backend = "onnxruntime" if profile.shipped else "torch"
+        ref = Engine(name, weights=weights, backend=ref_backend, device="cpu", input_size=side)
         agree = []
         for p in photos():
             a = eng.segment(square(p, side)).mask
