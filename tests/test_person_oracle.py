@@ -22,21 +22,17 @@ import cv2
 import numpy as np
 import pytest
 
-from segwidget.e2e.util import chromium_path, missing_module
+from segwidget.bench.harness.browser import CHROMIUM_ARGS
+from segwidget.bench.harness.util import chromium_path, missing_module
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "node_modules" / "@mediapipe" / "selfie_segmentation"
-#: Offline, reproducible headless Chromium; WebGL 2 on SwiftShader for MediaPipe's GPU graph.
+#: The harness's offline, reproducible headless Chromium, with WebGL 2 on SwiftShader for
+#: MediaPipe's GPU graph instead of no GPU at all.
 CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *(a for a in CHROMIUM_ARGS if a != "--disable-gpu"),
     "--enable-unsafe-swiftshader",
     "--use-angle=swiftshader",
 )

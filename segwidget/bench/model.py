@@ -14,6 +14,7 @@ import numpy as np
 from ..engine import Engine
 from ..hardware import choose_backend
 from ..preprocess import encode_jpeg, resize
+from ..profiles import get_profile
 from ..protocol import encode_mask
 
 
@@ -112,6 +113,11 @@ def run_bench(
             say = progress or (lambda _m: None)
             say(f"bench: {profile} / {backend} ...")
             row: dict = {"profile": profile, "backend": backend}
+            if backend == "torch" and get_profile(profile).shipped:
+                # It would fall back to ONNX Runtime: a second row of the same thing.
+                row["error"] = "not run: this profile ships ONNX graphs, no torch network"
+                rows.append(row)
+                continue
             gc.collect()
             rss0 = _rss_mb()
             try:
