@@ -27,8 +27,10 @@ class Result:
 
     ``frame``: the RGB frame (``H x W x 3`` uint8); ``mask``: uint8 class indices at model
     resolution (``mask_at(h, w)`` upsamples it as the view does); ``classes``: ``[(name,
-    pixel fraction)]`` largest first; ``timings``: milliseconds per stage; ``overlay()``:
-    the composite with the widget's current settings (or the ones you pass).
+    pixel fraction)]`` largest first; ``timings``: milliseconds per stage; ``confidence``:
+    uint8 0..255, the shape of ``mask``, where the profile gives one (``person``: the person
+    probability), else None; ``overlay()``: the composite with the widget's current
+    settings (or the ones you pass).
     """
 
     seq: int
@@ -40,6 +42,7 @@ class Result:
     profile: str
     t_capture: float | None
     received: float  # time.time() when the result was sent to the view
+    confidence: np.ndarray | None = None
     _render: Callable[..., np.ndarray] | None = None
 
     @classmethod
@@ -56,6 +59,7 @@ class Result:
             profile=seg.profile,
             t_capture=t_capture,
             received=time.time(),
+            confidence=seg.confidence,
             _render=render,
         )
 

@@ -161,8 +161,9 @@ def test_healthz_and_info(server):
     r = httpx.get(f"{server.base_url}/api/info?token={TOKEN}")
     assert r.status_code == 200
     info = r.json()
-    assert set(info["profiles"]) == {"fast", "balanced", "accurate"}
+    assert set(info["profiles"]) == {"fast", "balanced", "accurate", "person"}
     assert info["labels"]["voc"] == list(VOC_CLASSES)
+    assert info["labels"]["person"] == ["background", "person"]
     assert len(info["labels"]["ade20k"]) == 150
     assert info["backend"] in ("onnxruntime", "torch", "tensorrt")
     assert info["device"] in ("cpu", "cuda")
@@ -204,7 +205,7 @@ def test_spec_json_flow(server, jpeg):
             assert loading["profile"] == "fast"
             hello, _ = await c.expect("connected")
             assert hello["status"] == "ready"
-            assert hello["available_models"] == ["fast", "balanced", "accurate"]
+            assert hello["available_models"] == ["fast", "balanced", "accurate", "person"]
             assert hello["class_labels"] == list(VOC_CLASSES)
             assert hello["profile"] == "fast"
             colormap = hello["default_colormap"]

@@ -547,6 +547,21 @@ def test_profile_switch_while_streaming(make_widget, jpegs, monkeypatch):
     assert w.stats["switch_ms"] > 0
 
 
+def test_a_widget_with_random_weights_switches_to_the_shipped_person_model(make_widget, jpegs):
+    w = make_widget()  # weights="random": the person profile still runs its shipped weights
+    w.profile = "person"
+    ready, _ = w.outbox.wait(lambda c: c["type"] == "ready" and c["profile"] == "person")
+    assert ready["labels"] == ["background", "person"]
+    assert ready["default_colormap"] == "person"
+    assert w.colormap == "person"
+    assert "'random' does not apply" in ready["info"]["weights"]
+    send_frame(w, 1, jpegs["astronaut"])
+    header, _ = result_for(w, 1)
+    assert header["profile"] == "person"
+    assert dict(header["classes"])[1] > 0.4  # she is found: these are trained weights
+    assert w.latest().confidence is not None
+
+
 def test_failed_profile_load_keeps_the_old_engine(make_widget, jpegs, monkeypatch):
     real_get_engine = stream.get_engine
 
