@@ -44,7 +44,7 @@ JS_MARK = """() => { const r = window.__swperf; r.frames.length = 0; r.renders.l
 JS_TAKE = """() => { const r = window.__swperf; return {frames: r.frames.splice(0),
   renders: r.renders.splice(0), now: performance.timeOrigin + performance.now()}; }"""
 JS_PEEK = """() => { const r = window.__swperf; return {frames: r.frames.map(f => [f.seq,
-  f.max_in_flight, f.upload_size]), renders: r.renders.map(x => x.seq)}; }"""
+  f.max_in_flight, f.upload_size, f.encoding]), renders: r.renders.map(x => x.seq)}; }"""
 
 # The common notebook baseline: a Python loop that reads frames with OpenCV, segments them
 # with the same engine, composites with render_overlay, JPEG-encodes and assigns the bytes

@@ -291,8 +291,8 @@ class E2EBench:
             got = target.page.evaluate(JS_PEEK)
             good = {
                 seq
-                for seq, mif, up in got["frames"]
-                if accept({"seq": seq, "max_in_flight": mif, "upload_size": up})
+                for seq, mif, up, enc in got["frames"]
+                if accept({"seq": seq, "max_in_flight": mif, "upload_size": up, "encoding": enc})
             }
             return sum(1 for s in got["renders"] if s in good) >= n
 
