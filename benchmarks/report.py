@@ -387,6 +387,8 @@ def _render_e2e(e2e: dict) -> list[str]:
             ("cpu_pct", "CPU % of a core"),
         ]
         lines += [_table(runs, cols), ""]
+    if e2e.get("warning"):
+        lines += [f"**Measured on a busy machine:** {e2e['warning']}.", ""]
     if e2e.get("comparisons"):
         lines += ["Side by side, each pair from the same run:", ""]
         lines += [f"- {c['text']}" for c in e2e["comparisons"]]
