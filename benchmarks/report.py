@@ -142,7 +142,11 @@ def plot_stages(e2e: dict | None) -> str | None:
     after = runs[0]
     bars = [
         (BEFORE["label"], BEFORE["stages"]),
-        (f"after ({after['fps']} FPS, p50 {after['latency_p50_ms']:.0f} ms)", after["stages"]),
+        (
+            f"after ({after['fps']} FPS, p50 {after['latency_p50_ms']:.0f} ms"
+            + (", busy machine)" if after.get("noisy") else ")"),
+            after["stages"],
+        ),
     ]
     fig, ax = plt.subplots(figsize=(11, 2.6))
     names = list(BEFORE["stages"])
