@@ -23,6 +23,11 @@ server's colorized-PNG compatibility protocol. The maths is the one documented a
   - ``blend``: ``V = max(v)`` (HSV value); ``t = c * V / max(c)`` (class hue and saturation at
     the frame's value; ``(V, V, V)`` for a black class colour); ``m = v * (1 - a) + t * a``;
     ``out = round(m * V / max(m))`` (0 when ``max(m) == 0``), so ``max(out) == V``.
+  - ``blur``, ``replace`` and ``confidence``: the background effects and the heat map of the
+    model's certainty, from the person alpha; see :mod:`segwidget.effects` (the class filter
+    does not apply to them).
+* ``mirror=True`` flips the frame and the mask (and confidence) left-right first: the selfie
+  view, a display transform only.
 
 Speed: ``filled``, ``contour`` and the right half of ``side-by-side`` are one gather from a
 ``(257, 3, 256)`` uint8 table holding the exact float64 result for every (class, channel,
@@ -40,17 +45,30 @@ from numbers import Real
 import cv2
 import numpy as np
 
+from .effects import (
+    DEFAULT_BACKGROUND,
+    EFFECT_MODES,
+    compose_confidence,
+    compose_effect,
+    parse_background,
+    person_alpha,
+    person_index,
+)
+from .labels import resolve_palette
 from .postprocess import upsample_mask
 
 __all__ = [
     "VIZ_MODES",
     "colorize",
     "colorized_png",
+    "composite",
     "encode_png",
     "render_overlay",
 ]
 
-VIZ_MODES: tuple[str, ...] = ("filled", "contour", "side-by-side", "blend")
+#: Every visualisation mode; ``js/src/renderer.js`` has the same list (tests/test_render.py
+#: checks they agree).
+VIZ_MODES: tuple[str, ...] = ("filled", "contour", "side-by-side", "blend", *EFFECT_MODES)
 
 _N = 256  # possible uint8 class values
 _KEEP = _N  # table row that keeps the frame value (hidden or non-boundary pixels)
@@ -212,18 +230,43 @@ def render_overlay(
     viz_mode: str = "filled",
     opacity: float = 0.6,
     class_filter_ids: Iterable[int] | None = None,
+    *,
+    confidence: np.ndarray | None = None,
+    person: int | None = None,
+    alpha: np.ndarray | None = None,
+    background: object = DEFAULT_BACKGROUND,
+    mirror: bool = False,
 ) -> np.ndarray:
     """Composite ``mask`` over ``frame_rgb`` in one of :data:`VIZ_MODES`, as the browser does.
 
     ``frame_rgb`` is HxWx3 uint8 RGB; ``mask`` a 2-D uint8 class-index mask at any (model)
     resolution, upsampled nearest-neighbour to the frame size. Returns a new HxWx3 uint8 RGB
     image (Hx2Wx3 for ``side-by-side``). Pixels of classes a non-empty ``class_filter_ids``
-    leaves out keep the frame colour in every mode. See the module docstring for the maths.
+    leaves out keep the frame colour in the four class modes. See the module docstring.
+
+    The effect modes use the person alpha: ``confidence`` (uint8 person probability, the
+    mask's shape) where given, else the ``person`` class index of ``mask``. ``alpha``, when
+    given, is the (temporally smoothed) alpha ``blur`` and ``replace`` use instead;
+    ``background`` is ``replace``'s colour or image (see ``effects.parse_background``).
+    ``mirror`` flips everything left-right first.
     """
     _check_viz_mode(viz_mode)
     frame = _check_frame(frame_rgb)
     _check_mask(mask)
     a = _check_opacity(opacity)
+    if mirror:
+        frame = np.ascontiguousarray(frame[:, ::-1])
+        mask = np.ascontiguousarray(mask[:, ::-1])
+        confidence = None if confidence is None else confidence[:, ::-1]
+        alpha = None if alpha is None else alpha[:, ::-1]
+    if viz_mode in EFFECT_MODES:
+        raw = person_alpha(mask, confidence, person)
+        if viz_mode == "confidence":
+            return compose_confidence(frame, raw, a)
+        if alpha is not None and alpha.shape != mask.shape:
+            raise ValueError(f"alpha must have the mask's shape {mask.shape}, got {alpha.shape}")
+        soft = raw if alpha is None else alpha
+        return compose_effect(frame, soft, viz_mode, parse_background(background))
     pkey = _palette_bytes(palette)
     fkey = _filter_key(class_filter_ids)
     h, w = frame.shape[:2]
@@ -240,6 +283,33 @@ def render_overlay(
         out[:, w:] = _apply_table(_mix_table(pkey, fkey, 1.0), up, frame)
         return out
     return _blend(frame, up, pkey, fkey, a)
+
+
+def composite(
+    frame: np.ndarray,
+    mask: np.ndarray,
+    labels: list[str],
+    *,
+    viz_mode: str = "filled",
+    opacity: float = 0.6,
+    colormap: str = "voc",
+    custom_palette: list | None = None,
+    class_filter: Iterable[str] = (),
+    **effects: object,
+) -> np.ndarray:
+    """:func:`render_overlay` with the widget's settings: a colormap name (and custom
+    palette), class names to show, and the effects' ``confidence``, ``alpha``,
+    ``background`` and ``mirror``; the person class is found in ``labels``."""
+    palette = resolve_palette(colormap, len(labels), custom_palette or None)
+    ids = None
+    wanted = set(class_filter)
+    if wanted:
+        # Names this label set lacks hide nothing extra; a filter matching none hides all,
+        # as the view does (class 255 never occurs in masks of <= 150 classes).
+        ids = [i for i, n in enumerate(labels) if n in wanted] or [255]
+    return render_overlay(
+        frame, mask, palette, viz_mode, opacity, ids, person=person_index(labels), **effects
+    )  # type: ignore[arg-type]
 
 
 def _boundary(up: np.ndarray) -> np.ndarray:

@@ -25,12 +25,13 @@ log = logging.getLogger(__name__)
 class Result:
     """One segmented frame as the widget saw it.
 
-    ``frame``: the RGB frame (``H x W x 3`` uint8); ``mask``: uint8 class indices at model
-    resolution (``mask_at(h, w)`` upsamples it as the view does); ``classes``: ``[(name,
-    pixel fraction)]`` largest first; ``timings``: milliseconds per stage; ``confidence``:
-    uint8 0..255, the shape of ``mask``, where the profile gives one (``person``: the person
-    probability), else None; ``overlay()``: the composite with the widget's current
-    settings (or the ones you pass).
+    ``frame``: the RGB frame (``H x W x 3`` uint8, never mirrored); ``mask``: uint8 class
+    indices at model resolution (``mask_at(h, w)`` upsamples it as the view does);
+    ``confidence``: uint8 0..255, the shape of ``mask``, where the profile gives one
+    (``person``: the person probability), else None; ``alpha``: the temporally smoothed person
+    alpha the background effects use; ``classes``: ``[(name, pixel fraction)]`` largest
+    first; ``timings``: milliseconds per stage; ``overlay()``: the composite with the
+    widget's current settings (or the ones you pass).
     """
 
     seq: int
@@ -44,10 +45,16 @@ class Result:
     received: float  # time.time() when the result was sent to the view
     confidence: np.ndarray | None = None
     _render: Callable[..., np.ndarray] | None = None
+    alpha: np.ndarray | None = None
 
     @classmethod
     def from_seg(
-        cls, seq: int, t_capture: float | None, seg: SegResult, render: Callable[..., np.ndarray]
+        cls,
+        seq: int,
+        t_capture: float | None,
+        seg: SegResult,
+        render: Callable[..., np.ndarray],
+        alpha: np.ndarray | None = None,
     ) -> Result:
         return cls(
             seq=seq,
@@ -61,6 +68,7 @@ class Result:
             received=time.time(),
             confidence=seg.confidence,
             _render=render,
+            alpha=alpha,
         )
 
     @property
@@ -83,10 +91,13 @@ class Result:
 
     def overlay(self, **settings: Any) -> np.ndarray:
         """The composite (RGB uint8) as the view draws it: ``viz_mode``, ``opacity``,
-        ``colormap``, ``custom_palette`` and ``class_filter`` default to the widget's."""
+        ``colormap``, ``custom_palette``, ``class_filter``, ``background`` and ``mirror``
+        default to the widget's."""
         if self._render is None:
             raise RuntimeError("this result is not attached to a widget")
-        return self._render(self.frame, self.mask, self.labels, **settings)
+        return self._render(
+            self.frame, self.mask, self.labels, self.confidence, self.alpha, **settings
+        )
 
     def __repr__(self) -> str:
         top = ", ".join(f"{n} {f:.0%}" for n, f in self.classes[:3])

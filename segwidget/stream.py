@@ -19,7 +19,7 @@ import numpy as np
 
 from .adapt import DEFAULT_BUDGET_MS, Controller, ladder
 from .engine import Engine, SegResult, get_engine
-from .errors import SegwidgetError
+from .errors import ProtocolError, SegwidgetError
 from .preprocess import decode_i420
 from .protocol import encode_mask
 from .scheduler import Scheduler
@@ -90,13 +90,22 @@ def error_message(error: Exception, seq: int | None = None) -> dict[str, Any]:
 
 
 def result_message(
-    frame: Frame, result: SegResult, encoding: str = "deflate"
+    frame: Frame, result: SegResult, encoding: str = "deflate", confidence: bool = False
 ) -> tuple[dict[str, Any], list[bytes]]:
     """The binary protocol's ``result`` header and buffers for one segmented frame; the
-    frame's own ``mask_encoding`` (the client's choice) wins over ``encoding``."""
+    frame's own ``mask_encoding`` (the client's choice) wins over ``encoding``.
+
+    Buffer 0 is the mask. With ``confidence`` (the client asked, see
+    :meth:`Session.apply_options`) and a profile that gives one, buffer 1 is the uint8
+    person probability, the mask's shape and encoding, and the header says so in
+    ``"confidence"``; other clients pay nothing for it.
+    """
     encoding = frame.mask_encoding or encoding
     t0 = time.perf_counter()
-    payload = encode_mask(result.mask, encoding)
+    payload = [encode_mask(result.mask, encoding)]
+    soft = getattr(result, "confidence", None) if confidence else None
+    if soft is not None:
+        payload.append(encode_mask(soft, encoding))
     result.timings["encode"] = (time.perf_counter() - t0) * 1000
     h, w = result.mask.shape
     header = {
@@ -111,7 +120,9 @@ def result_message(
     }
     if "quality" in result.extra:
         header["quality"] = result.extra["quality"]
-    return header, [payload]
+    if soft is not None:
+        header["confidence"] = {"width": w, "height": h, "encoding": encoding}
+    return header, payload
 
 
 class Session:
@@ -143,6 +154,8 @@ class Session:
         self.context: dict[str, Any] = {}  # transport's own per-session state
         self.adapter = self._controller(engine, latency_budget_ms, adapt)
         self._model_hw: tuple[int, int] | None = None  # of the latest result
+        self.want_confidence = False  # the client's `options`: see apply_options
+
 
     # -- adaptive quality ------------------------------------------------------------------
     @staticmethod
@@ -159,6 +172,17 @@ class Session:
         """What the client should capture at: the model's long side and a frame rate cap."""
         level = self.adapter.level
         return {"input_size": level.size, "max_fps": level.max_fps, "adapted": self.adapter.adapted}
+
+    def apply_options(self, message: dict[str, Any]) -> None:
+        """The client's ``options`` message; a field left out keeps its value.
+
+        ``confidence`` (bool): send the person probability with each result, as a second
+        buffer (the background effects and the confidence view need it).
+        """
+        value = message.get("confidence", self.want_confidence)
+        if not isinstance(value, bool):
+            raise ProtocolError("BAD_MESSAGE", "options 'confidence' must be true or false")
+        self.want_confidence = value
 
     # -- engine -------------------------------------------------------------------------
     def start(self, profile: str | None = None) -> threading.Thread:
@@ -262,8 +286,10 @@ class Session:
             return  # closed while the frame was in flight
         if not isinstance(outcome, Exception):
             try:
-                self.sink.on_result(self, frame, outcome)
+                # counted before the sink sends it, so a client that has the result sees it
+                # in the stats (the sink adds its encode time to the same timings dict)
                 self.stats.record(outcome.timings)
+                self.sink.on_result(self, frame, outcome)
             except Exception as exc:
                 outcome = exc
         if isinstance(outcome, Exception):

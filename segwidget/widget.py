@@ -23,6 +23,7 @@ import numpy as np
 import traitlets as t
 
 from .capture_settings import CaptureSettings
+from .effects import DEFAULT_SMOOTHING, ConfidenceSmoother
 from .engine import LABELS, Engine, SegResult
 from .errors import StreamFailedError
 from .kernel_status import quiet_comm, unquiet_comm
@@ -33,6 +34,7 @@ from .results import Recording, RecordingResult, Result, ResultHub
 from .scheduler import default_scheduler
 from .sources import FrameSource, SourceRunner, make_source
 from .stream import Frame, Session
+from .traits import BACKGROUND_SERIALIZERS, Background, Smoothing
 from .transports.comm import CommTransport
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,10 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
 
     The browser's capture loop has advanced settings too (:class:`CaptureSettings`:
     ``max_in_flight``, ``upload_size``, ``frame_encoding``, ``adapt``, ``latency_budget_ms``).
+
+    Effects (``viz_mode`` ``"blur"``, ``"replace"``, ``"confidence"``) follow the ``person``
+    class; ``background``, ``smoothing`` and ``mirror`` (None: auto) tune them, see
+    :mod:`segwidget.traits`. Mirroring is for display: ``latest().frame`` never is.
     """
 
     _esm = _asset("widget.js", _MISSING_BUNDLE)
@@ -85,6 +91,9 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
     custom_palette = t.List().tag(sync=True)
     show_fps = t.Bool(True).tag(sync=True)
     show_legend = t.Bool(True).tag(sync=True)
+    background = Background().tag(sync=True, **BACKGROUND_SERIALIZERS)
+    smoothing = Smoothing(DEFAULT_SMOOTHING).tag(sync=True)
+    mirror = t.Bool(None, allow_none=True).tag(sync=True)
     running = t.Bool(True).tag(sync=True)
     source_kind = t.Enum(SOURCE_KINDS, default_value="browser").tag(sync=True)
     labels = t.List(t.Unicode(), read_only=True).tag(sync=True)
@@ -133,6 +142,7 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         self._reverting = False
         self._detected_at = 0.0
         self._served_profile: str | None = None
+        self._smoother = ConfidenceSmoother(self.smoothing)
         self.set_trait("labels", _labels_for(profile))
 
         engine_kwargs: dict[str, Any] = {"weights": weights}
@@ -281,25 +291,23 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             return True
         return self._hub.wait_until(runner.finished.is_set, timeout)
 
-    def composite(self, frame: np.ndarray, mask: np.ndarray, labels: list[str], **settings):
-        """Composite ``mask`` over ``frame`` with this widget's settings (or ``settings``)."""
-        from .render import render_overlay
+    def composite(
+        self,
+        frame: np.ndarray,
+        mask: np.ndarray,
+        labels: list[str],
+        confidence: np.ndarray | None = None,
+        alpha: np.ndarray | None = None,
+        **settings: Any,
+    ) -> np.ndarray:
+        """Composite ``mask`` over ``frame`` with this widget's settings (or ``settings``);
+        ``confidence`` / ``alpha``: as :class:`Result`'s (the effects' person alpha)."""
+        from .render import composite
 
-        s = {
-            "viz_mode": self.viz_mode,
-            "opacity": self.opacity,
-            "colormap": self.colormap,
-            "custom_palette": self.custom_palette,
-            "class_filter": self.class_filter,
-            **settings,
-        }
-        palette = resolve_palette(s["colormap"], len(labels), s["custom_palette"] or None)
-        ids = None
-        if s["class_filter"]:
-            # Names this label set lacks hide nothing extra; a filter matching none hides all,
-            # as the view does (class 255 never occurs in masks of <= 150 classes).
-            ids = [i for i, n in enumerate(labels) if n in set(s["class_filter"])] or [255]
-        return render_overlay(frame, mask, palette, s["viz_mode"], s["opacity"], ids)
+        names = ("viz_mode", "opacity", "colormap", "custom_palette", "class_filter")
+        s = {**{n: getattr(self, n) for n in (*names, "background", "mirror")}, **settings}
+        s["mirror"] = s["mirror"] is True  # None (auto) is the view's to resolve
+        return composite(frame, mask, labels, confidence=confidence, alpha=alpha, **s)
 
     def close(self) -> None:
         """Stop the source and the stream, release cameras, finish recordings, close the view."""
@@ -380,7 +388,8 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             self.set_trait("error", None)
 
     def _deliver_result(self, frame: Frame, seg: SegResult) -> None:
-        result = Result.from_seg(frame.seq, frame.t_capture, seg, self.composite)
+        alpha = self._smoother.for_result(seg, self.viz_mode, self.smoothing)
+        result = Result.from_seg(frame.seq, frame.t_capture, seg, self.composite, alpha)
         if frame.jpeg is None and self._runner is not None:
             self._runner.frame_done(frame.seq)
         if self.error is not None and self.error.get("recoverable"):

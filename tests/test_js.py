@@ -286,3 +286,54 @@ def test_widget_draws_kernel_frames_with_their_mask(widget_page):
     assert result["frames"] == 0  # a kernel-side source: the browser camera stays off
     assert result["camera"] is None
     assert page.errors == []
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_widget_effects_confidence_buffer_mirror_and_legend_click(widget_page):
+    """replace / confidence views from the wire's confidence buffer; mirror; legend clicks."""
+    page = widget_page("running=1&source=kernel")
+    page.evaluate(
+        """async () => {
+      const W = 200, H = 100;
+      const c = new OffscreenCanvas(W, H);
+      const ctx = c.getContext('2d');
+      ctx.fillStyle = 'rgb(100, 100, 100)';
+      ctx.fillRect(0, 0, W, H);
+      const jpeg = new Uint8Array(await (await c.convertToBlob({type: 'image/jpeg', quality: 1})).arrayBuffer());
+      const mask = new Uint8Array(20 * 10);  // all background: the person is in the confidence
+      const conf = new Uint8Array(20 * 10).map((_, i) => (i % 20) < 10 ? 0 : 255);
+      model.set('viz_mode', 'replace');
+      model.set('background', {color: '#0000ff'});
+      model.set('mirror', false);
+      model.emit('msg:custom', {type: 'result', seq: 1, t_capture: 0,
+        mask: {width: 20, height: 10, encoding: 'deflate'},
+        confidence: {width: 20, height: 10, encoding: 'deflate'},
+        classes: [[0, 0.5], [1, 0.5]], frame: {width: W, height: H, encoding: 'jpeg'}},
+        [await deflate(mask), await deflate(conf), jpeg]);
+    }"""
+    )
+    page.wait_for_function("() => document.querySelector('.sw-canvas').width === 200")
+    sample = """() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(() => {
+      const d = document.querySelector('.sw-canvas').getContext('2d').getImageData(0, 0, 200, 100).data;
+      const px = (x, y) => [...d.slice((y * 200 + x) * 4, (y * 200 + x) * 4 + 4)];
+      resolve({left: px(20, 50), right: px(180, 50)});
+    })))"""
+    got = page.evaluate(sample)
+    assert got == {"left": [0, 0, 255, 255], "right": [100, 100, 100, 255]}
+    page.evaluate("() => model.set('mirror', true)")  # selfie view: both flip
+    got = page.evaluate(sample)
+    assert got == {"left": [100, 100, 100, 255], "right": [0, 0, 255, 255]}
+    page.evaluate(
+        "() => { model.set('mirror', false); model.set('opacity', 1); model.set('viz_mode', 'confidence'); }"
+    )
+    got = page.evaluate(sample)
+    assert got == {"left": [0, 0, 255, 255], "right": [255, 0, 0, 255]}  # heat: blue .. red
+
+    # the legend: a click shows only that class, a second click all of them again
+    page.click(".sw-legend-item[data-label='thing']")
+    assert page.evaluate("() => model.get('class_filter')") == ["thing"]
+    page.wait_for_function("() => document.querySelectorAll('.sw-legend-item').length === 1")
+    page.click(".sw-legend-item[data-label='thing']")
+    assert page.evaluate("() => model.get('class_filter')") == []
+    assert page.errors == []

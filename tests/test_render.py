@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from segwidget.effects import heat_lut
 from segwidget.labels import VOC_PALETTE
 from segwidget.postprocess import upsample_mask
 from segwidget.render import (
@@ -44,8 +45,11 @@ def expected_filled(frame: np.ndarray, color: np.ndarray, a: float) -> np.ndarra
     return np.floor(v * (1 - a) + color.astype(np.float64) * a + 0.5).astype(np.uint8)
 
 
+CLASS_MODES = ("filled", "contour", "side-by-side", "blend")  # the class filter applies
+
+
 def test_viz_modes():
-    assert VIZ_MODES == ("filled", "contour", "side-by-side", "blend")
+    assert (*CLASS_MODES, "blur", "replace", "confidence") == VIZ_MODES
 
 
 # ---------------------------------------------------------------------- colorize
@@ -130,7 +134,7 @@ def test_filter_hides_classes_in_every_mode(photo):
     mask[:, 40:] = 1
     mask[20:40, 10:30] = 2
     hidden = mask != 1
-    for mode in VIZ_MODES:
+    for mode in CLASS_MODES:
         out = render_overlay(frame, mask, PAL3, mode, 0.8, class_filter_ids=[1])
         left = out[:, :80]
         np.testing.assert_array_equal(left[hidden], frame[hidden], err_msg=mode)
@@ -406,11 +410,16 @@ const p = await import(pathToFileURL(palettePath).href);
 const cfg = JSON.parse(readFileSync(`${dir}/cfg.json`, "utf8"));
 const video = new Uint8ClampedArray(readFileSync(`${dir}/video.bin`));
 const mask = new Uint8Array(readFileSync(`${dir}/mask.bin`));
+const e = await import(pathToFileURL(rendererPath.replace(/renderer\.js$/, "effects.js")).href);
 const up = r.upsampleNearest(mask, cfg.mw, cfg.mh, cfg.W, cfg.H);
 writeFileSync(`${dir}/up.bin`, up);
+writeFileSync(`${dir}/modes.json`, JSON.stringify(r.VIZ_MODES));
+writeFileSync(`${dir}/heat.bin`, e.heatLut());
 cfg.cases.forEach((c, i) => {
   const lut = p.buildLut(cfg.palette, c.keep === null ? null : new Set(c.keep));
-  const res = r.compose(c.mode, video, up, cfg.W, cfg.H, lut, c.opacity);
+  const res = c.mode === "confidence"
+    ? { data: e.composeConfidence(video, up, cfg.W, cfg.H, c.opacity) }
+    : r.compose(c.mode, video, up, cfg.W, cfg.H, lut, c.opacity);
   writeFileSync(`${dir}/out${i}.bin`, res.data);
 });
 """
@@ -434,7 +443,7 @@ def test_bit_exact_with_renderer_js(photos, tmp_path):
     palette = [[200, 100, 50], [0, 0, 0], [255, 255, 255], [20, 180, 240], [7, 3, 1]]
     cases = [
         {"mode": mode, "opacity": opacity, "keep": keep}
-        for mode in VIZ_MODES
+        for mode in (*CLASS_MODES, "confidence")
         for opacity in (0.0, 0.37, 0.6, 1.0)
         for keep in (None, [0, 3, 250])
     ]
@@ -453,9 +462,20 @@ def test_bit_exact_with_renderer_js(photos, tmp_path):
     )
     js_up = np.frombuffer((tmp_path / "up.bin").read_bytes(), np.uint8).reshape(h, w)
     np.testing.assert_array_equal(upsample_mask(mask, h, w), js_up)
+    # one list of modes, one heat map
+    assert tuple(json.loads((tmp_path / "modes.json").read_text())) == VIZ_MODES
+    js_heat = np.frombuffer((tmp_path / "heat.bin").read_bytes(), np.uint8).reshape(256, 3)
+    np.testing.assert_array_equal(heat_lut(), js_heat)
     for i, case in enumerate(cases):
+        # the confidence view reads the mask bytes as the person alpha
         ours = render_overlay(
-            frame, mask, np.array(palette), case["mode"], case["opacity"], case["keep"]
+            frame,
+            mask,
+            np.array(palette),
+            case["mode"],
+            case["opacity"],
+            case["keep"],
+            confidence=mask if case["mode"] == "confidence" else None,
         )
         js = np.frombuffer((tmp_path / f"out{i}.bin").read_bytes(), np.uint8)
         js = js.reshape(h, -1, 4)

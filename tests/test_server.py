@@ -440,6 +440,34 @@ def test_update_viz_changes_the_png(server, jpeg, fast_engine):
             assert np.array_equal(await png(class_filter=["wall"]), solid)
             custom = await png(colormap="custom", custom_colormap=[[1, 2, 3]])
             assert colours(custom) == {(1, 2, 3)}
+            # the background effects, on the profile's person class (fast: VOC 15)
+            pal = PALETTES["voc"]
+            replaced = await png(visualization_mode="replace", background=[1, 2, 3], colormap="voc")
+            assert np.array_equal(
+                replaced,
+                render_overlay(frame, mask, pal, "replace", person=15, background=(1, 2, 3)),
+            )
+            mirrored = await png(visualization_mode="filled", mirror=True)
+            assert np.array_equal(
+                mirrored, render_overlay(frame, mask, pal, "filled", 1.0, mirror=True)
+            )
+            assert not np.array_equal(mirrored, solid)
+
+    run(go())
+
+
+def test_options_ask_for_the_confidence_buffer(server, jpeg):
+    """A profile without confidence (fast) sends none even when asked; asking is not an error."""
+
+    async def go():
+        async with connect(server) as c:
+            await c.init(binary=True)
+            await c.send({"type": "options", "confidence": True})
+            await c.send({"type": "frame", "seq": 1}, [jpeg])
+            head, buffers = await c.expect("result")
+            assert head["seq"] == 1
+            assert "confidence" not in head
+            assert len(buffers) == 1
 
     run(go())
 
@@ -505,6 +533,17 @@ def _bad_cases(jpeg: bytes) -> list[tuple[str, object, str]]:
             "BAD_MESSAGE",
         ),
         ("settings missing", {"type": "update_viz"}, "BAD_MESSAGE"),
+        (
+            "background path",  # a client never names a file on the server
+            {"type": "update_viz", "settings": {"background": "/etc/passwd"}},
+            "BAD_MESSAGE",
+        ),
+        (
+            "background colour",
+            {"type": "update_viz", "settings": {"background": "#12"}},
+            "BAD_MESSAGE",
+        ),
+        ("options type", {"type": "options", "confidence": "yes"}, "BAD_MESSAGE"),
         ("init mode", {"type": "init", "config": {"model_mode": "ultra"}}, "UNKNOWN_MODE"),
         ("init binary type", {"type": "init", "config": {"binary": "yes"}}, "BAD_MESSAGE"),
     ]

@@ -2,8 +2,11 @@
 
 import threading
 
+import numpy as np
 import pytest
 
+from segwidget.engine import SegResult
+from segwidget.errors import ProtocolError
 from segwidget.preprocess import encode_jpeg
 from segwidget.protocol import decode_mask
 from segwidget.stream import (
@@ -78,6 +81,40 @@ def test_frames_become_result_messages(scheduler, fast_engine, photo):
     assert max(mask.shape) == fast_engine.input_size
     assert {"queue", "decode", "inference", "encode"} <= set(header["timings"])
     assert sum(f for _, f in header["classes"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_confidence_is_a_second_buffer_only_when_asked_and_present():
+    mask = np.zeros((6, 8), np.uint8)
+    mask[2:, 3:] = 15
+    conf = (np.arange(48, dtype=np.uint8) * 5).reshape(6, 8)
+    seg = SegResult(mask=mask, class_ids=[(0, 0.5), (15, 0.5)], labels=[], timings={})
+    seg.confidence = conf  # as the person profile's engine sets it
+    frame = Frame(seq=3)
+    header, buffers = result_message(frame, seg)  # not asked: the mask only
+    assert len(buffers) == 1
+    assert "confidence" not in header
+    header, buffers = result_message(frame, seg, confidence=True)
+    assert header["confidence"] == {"width": 8, "height": 6, "encoding": "deflate"}
+    assert len(buffers) == 2
+    np.testing.assert_array_equal(decode_mask(buffers[1], 8, 6), conf)
+    np.testing.assert_array_equal(decode_mask(buffers[0], 8, 6), mask)
+    seg.confidence = None  # a profile without confidence: nothing to send
+    header, buffers = result_message(frame, seg, confidence=True)
+    assert len(buffers) == 1
+    assert "confidence" not in header
+
+
+def test_options_message_sets_what_results_carry(scheduler, fast_engine):
+    session = _session(scheduler, RecordingSink(), fast_engine)
+    assert session.want_confidence is False
+    session.apply_options({"type": "options", "confidence": True})
+    assert session.want_confidence is True
+    session.apply_options({"type": "options"})  # left out: kept
+    assert session.want_confidence is True
+    with pytest.raises(ProtocolError, match="must be true or false") as info:
+        session.apply_options({"type": "options", "confidence": "yes"})
+    assert info.value.code == "BAD_MESSAGE"
+    assert session.want_confidence is True
 
 
 def test_newest_frame_wins_under_a_burst(scheduler, fast_engine, photo):

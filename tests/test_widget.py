@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -132,6 +133,17 @@ def result_for(widget, seq):
     return widget.outbox.wait(lambda c: c["type"] == "result" and c["seq"] == seq)
 
 
+def delivered(widget, seq, timeout=10.0):
+    """The widget's Result for ``seq`` (Python gets it just after the view's message)."""
+    deadline = time.monotonic() + timeout
+    after = 0
+    while True:
+        r = widget.wait_for_result(after=after, timeout=max(0.0, deadline - time.monotonic()))
+        if r.seq >= seq:
+            return r
+        after = widget.results_count
+
+
 def error_for(widget, seq):
     return widget.outbox.wait(lambda c: c["type"] == "error" and c.get("seq") == seq)
 
@@ -186,7 +198,7 @@ def test_frame_gives_result_with_decodable_mask(make_widget, photos, jpegs, name
     assert sorted(header["classes"]) == sorted(expected)
     assert mask.max() < len(VOC_CLASSES)
 
-    latest = w.latest()
+    latest = delivered(w, 7)
     assert latest.seq == 7
     np.testing.assert_array_equal(latest.mask, mask)
     np.testing.assert_array_equal(latest.frame, decode_jpeg(jpegs[name]))
@@ -423,23 +435,25 @@ def test_latest_overlay_snapshot_and_on_result(make_widget, jpegs, tmp_path):
     w = make_widget(opacity=0.5)
     assert w.latest() is None
     seen, boom = [], []
+    called = {seq: threading.Event() for seq in (1, 2, 3)}
 
     def collect(result):
         seen.append(result.seq)
 
-    def explode(result):
+    def explode(result):  # registered second: runs after collect
         boom.append(result.seq)
+        called[result.seq].set()
         raise RuntimeError("user bug")
 
     remove = w.on_result(collect)
     w.on_result(explode)
     send_frame(w, 1, jpegs["astronaut"])
-    result_for(w, 1)
+    assert called[1].wait(10)
     send_frame(w, 2, jpegs["coffee"])  # the raising callback did not stop the stream
-    result_for(w, 2)
+    assert called[2].wait(10)
     remove()
     send_frame(w, 3, jpegs["chelsea"])
-    result_for(w, 3)
+    assert called[3].wait(10)
     assert seen == [1, 2]
     assert boom == [1, 2, 3]
 
@@ -474,12 +488,20 @@ def test_snapshot_without_results_is_a_clear_error(make_widget, tmp_path):
 def test_record_writes_the_composites_at_the_measured_rate(make_widget, jpegs, tmp_path):
     w = make_widget(viz_mode="filled")
     overlays = []
-    w.on_result(lambda r: overlays.append(r.overlay()))
+    sixth = threading.Event()  # listeners run after the recordings got the result
+
+    def collect(r):
+        overlays.append(r.overlay())
+        if r.seq == 6:
+            sixth.set()
+
+    w.on_result(collect)
     rec = w.record(tmp_path / "clip.mp4", seconds=None)
     assert not rec.done()
     for seq in range(1, 7):
         send_frame(w, seq, jpegs["astronaut" if seq % 2 else "chelsea"])
         result_for(w, seq)
+    assert sixth.wait(TIMEOUT)
     rec.stop()
     out = rec.wait(TIMEOUT)
     assert out.path == tmp_path / "clip.mp4"
@@ -541,7 +563,7 @@ def test_profile_switch_while_streaming(make_widget, jpegs, monkeypatch):
     assert ready["labels"] == list(VOC_CLASSES)
     send_frame(w, 3, jpegs["astronaut"])
     assert result_for(w, 3)[0]["profile"] == "balanced"
-    assert w.latest().profile == "balanced"
+    assert delivered(w, 3).profile == "balanced"
     w._session.maybe_emit_stats(force=True)
     assert w.stats["profile"] == "balanced"
     assert w.stats["switch_ms"] > 0
@@ -711,3 +733,102 @@ def test_a_failed_switch_does_not_fail_the_stream(make_widget, jpegs, monkeypatc
     send_frame(w, 1, jpegs["astronaut"])
     result_for(w, 1)
     assert w.latest(timeout=TIMEOUT).seq == 1  # the fast profile keeps serving
+
+
+# ------------------------------------------------------------------- effect settings
+
+
+def test_background_trait_forms_and_wire(make_widget, tmp_path):
+    w = make_widget(background="#0F0", wait_ready=False)
+    assert w.background == "#00ff00"
+    assert w.get_state("background") == {"background": {"color": "#00ff00"}}
+    w.background = (255, 0, 16)
+    assert w.background == "#ff0010"
+    img = np.zeros((30, 40, 3), np.uint8)
+    img[:, 20:] = (0, 0, 255)
+    w.background = img
+    assert w.background.shape == (30, 40, 3)
+    state = w.get_state("background")["background"]
+    assert (state["mime"], state["width"], state["height"]) == ("image/jpeg", 40, 30)
+    sent = decode_jpeg(state["image"])  # one JPEG buffer, sent with the trait change
+    assert np.abs(sent.astype(int) - img).mean() < 3  # JPEG: close, not exact
+    path = tmp_path / "bg.png"
+    cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    w.background = str(path)
+    np.testing.assert_array_equal(w.background, img)
+    for bad, match in [
+        ("#12", "'#rrggbb'"),
+        ((1, 2, 300), "0..255"),
+        (tmp_path / "missing.png", "not a colour or an existing file"),
+        (np.zeros((4, 4), np.uint8), "HxWx3 uint8"),
+    ]:
+        with pytest.raises(traitlets.TraitError, match=match):
+            w.background = bad
+    np.testing.assert_array_equal(w.background, img)  # a bad value changes nothing
+
+
+def test_background_from_the_views_picker(make_widget):
+    w = make_widget(wait_ready=False)
+    view_update(w, background={"color": "#112233"})
+    assert w.background == "#112233"
+    img = np.full((8, 8, 3), (10, 200, 30), np.uint8)
+    png = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes()
+    w._handle_msg(
+        {
+            "content": {
+                "data": {
+                    "method": "update",
+                    "state": {"background": {"mime": "image/png"}},
+                    "buffer_paths": [["background", "image"]],
+                }
+            },
+            "buffers": [memoryview(png)],
+        }
+    )
+    np.testing.assert_array_equal(w.background, img)
+
+
+def test_smoothing_and_mirror_traits(make_widget):
+    w = make_widget(smoothing=0.2, wait_ready=False)
+    assert w.smoothing == 0.2
+    assert w.mirror is None  # auto: the view mirrors front cameras
+    w.mirror = True
+    w.mirror = False
+    for bad in (-0.5, 1.01, float("nan")):
+        with pytest.raises(traitlets.TraitError, match="smoothing"):
+            w.smoothing = bad
+    with pytest.raises(traitlets.TraitError):
+        w.mirror = "yes"
+    assert (w.smoothing, w.mirror) == (0.2, False)
+
+
+def test_effects_in_python_overlays(make_widget, jpegs, photos):
+    w = make_widget(viz_mode="blur", smoothing=0.0)
+    send_frame(w, 1, jpegs["astronaut"])
+    r = delivered(w, 1)
+    assert r.confidence is None  # the fast profile gives no confidence
+    person = r.mask == VOC_CLASSES.index("person")
+    np.testing.assert_array_equal(r.alpha, person * np.uint8(255))
+    blurred = r.overlay()
+    assert blurred.shape == r.frame.shape
+    replaced = r.overlay(viz_mode="replace", background=(1, 2, 3))
+    if not person.any():  # random weights: wherever no pixel is person, all is background
+        assert (replaced == (1, 2, 3)).all()
+    mirrored = r.overlay(viz_mode="filled", mirror=True)
+    np.testing.assert_array_equal(
+        mirrored, w.composite(r.frame[:, ::-1], r.mask[:, ::-1], r.labels, viz_mode="filled")
+    )
+    assert r.frame.shape == photos["astronaut"].shape  # never mirrored
+
+
+def test_options_message_over_the_comm(make_widget, jpegs):
+    w = make_widget()
+    comm_msg(w, {"type": "options", "confidence": True})
+    assert w._session.want_confidence is True
+    comm_msg(w, {"type": "options", "confidence": 1})
+    err, _ = w.outbox.wait(lambda c: c["type"] == "error")
+    assert err["code"] == "BAD_MESSAGE"
+    send_frame(w, 1, jpegs["astronaut"])
+    header, buffers = result_for(w, 1)
+    assert "confidence" not in header  # the fast profile has none to send
+    assert len(buffers) == 1

@@ -2,10 +2,19 @@
 // toggles and the camera picker. Everything reads and writes the settings store, so the same
 // controls drive synced traits (widget) and a local store (page).
 
+import { EffectControls } from "./effect-controls.js";
 import { VIZ_MODES } from "./renderer.js";
 import { h } from "./util.js";
 
-const VIZ_LABELS = { filled: "Filled", contour: "Contour", "side-by-side": "Side by side", blend: "Blend" };
+const VIZ_LABELS = {
+  filled: "Filled",
+  contour: "Contour",
+  "side-by-side": "Side by side",
+  blend: "Blend",
+  blur: "Blur",
+  replace: "Replace",
+  confidence: "Confidence",
+};
 const COLORMAPS = ["voc", "ade20k", "cityscapes", "custom"];
 export const DEFAULT_PROFILES = ["fast", "balanced", "accurate"];
 
@@ -122,6 +131,8 @@ export class Controls {
       h("select", { class: "sw-select sw-camera", title: "Camera", onchange: () => onCamera && onCamera(this.camera.value) })
     );
 
+    this.effects = new EffectControls(store);
+
     el.replaceChildren(
       h(
         "div",
@@ -136,6 +147,7 @@ export class Controls {
         { class: "sw-toolbar-row" },
         this.filter,
         h("label", { class: "sw-field" }, h("span", { class: "sw-field-label" }, "Colors"), this.colormap),
+        ...this.effects.elements,
         this.fpsToggle,
         this.legendToggle,
         h("span", { class: "sw-spacer" }),
@@ -161,7 +173,11 @@ export class Controls {
       viz_mode: () => {
         const mode = s.get("viz_mode");
         for (const b of this.vizButtons) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+        this.effects.updaters.viz_mode();
       },
+      background: this.effects.updaters.background,
+      smoothing: this.effects.updaters.smoothing,
+      mirror: this.effects.updaters.mirror,
       opacity: () => {
         const opacity = Number(s.get("opacity"));
         if (document.activeElement !== this.opacity) this.opacity.value = String(opacity);

@@ -34,6 +34,8 @@ export function handlers(s) {
       /random|untrained/i.test(weights) ? h("span", { class: "sw-badge sw-badge-warn", title: weights }, "untrained weights") : "",
     );
     view.infoEl.title = info.backend_reason || "";
+    state.confidenceAsked = false;
+    s.syncOptions();
     state.dirty = true;
     s.updateStatus();
     s.pump();
@@ -54,13 +56,17 @@ export function handlers(s) {
     if (!buffers[0]) return;
     /** @type {ImageBitmap | null} */
     let frame = null;
+    // buffers: the mask, then the confidence when the header has it, then the kernel's frame
+    const frameAt = msg.confidence ? 2 : 1;
     try {
       const t0 = performance.now();
       const framePromise =
-        msg.frame && buffers[1] && typeof createImageBitmap === "function"
-          ? createImageBitmap(new Blob([buffers[1]], { type: "image/jpeg" }))
+        msg.frame && buffers[frameAt] && typeof createImageBitmap === "function"
+          ? createImageBitmap(new Blob([buffers[frameAt]], { type: "image/jpeg" }))
           : Promise.resolve(null);
       const data = await decodeMask(buffers[0], m.width, m.height, m.encoding || "deflate");
+      const c = msg.confidence && buffers[1] ? msg.confidence : null;
+      const confidence = c ? await decodeMask(buffers[1], c.width, c.height, c.encoding || "deflate") : null;
       const decode_ms = performance.now() - t0;
       frame = await framePromise;
       // results arrive in order but decode concurrently: never replace a newer one
@@ -72,9 +78,12 @@ export function handlers(s) {
       state.means.decode_mask.add(decode_ms, performance.now());
       const latest = state.latest;
       if (latest && latest.frame && latest.frame !== frame) latest.frame.close();
+      const mask = { data, width: m.width, height: m.height };
       state.latest = {
         header: msg,
-        mask: { data, width: m.width, height: m.height },
+        mask,
+        confidence,
+        alphas: s.effects.onResult(mask, confidence, s.labels()),
         frame,
         decode_ms,
         t_received,

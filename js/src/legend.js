@@ -1,4 +1,5 @@
 // Legend of the classes detected in the newest result, with colour swatches and shares.
+// A click on an entry isolates that class (class_filter = [it]); a second click shows all.
 
 import { cssColor } from "./palette.js";
 import { h } from "./util.js";
@@ -35,14 +36,27 @@ export function formatPercent(fraction) {
   return `${pct < 10 ? pct.toFixed(1) : pct.toFixed(0)}%`;
 }
 
+/**
+ * The class filter after a click on `name` in the legend: only that class, or every class
+ * again when it was already the only one shown.
+ * @param {string[]} filter  current `class_filter` ([] = all)
+ * @param {string} name
+ * @returns {string[]}
+ */
+export function isolateClass(filter, name) {
+  return filter && filter.length === 1 && filter[0] === name ? [] : [name];
+}
+
 export class Legend {
   /**
    * @param {HTMLElement} el  container (its content is replaced)
-   * @param {{maxEntries?: number}} [options]
+   * @param {{maxEntries?: number, onPick?: (label: string) => void}} [options]
+   *   onPick: an entry was clicked (or activated with Enter / Space)
    */
-  constructor(el, { maxEntries = 12 } = {}) {
+  constructor(el, { maxEntries = 12, onPick } = {}) {
     this.el = el;
     this.maxEntries = maxEntries;
+    this.onPick = onPick;
     this.key = "";
   }
 
@@ -52,10 +66,24 @@ export class Legend {
     const key = shown.map((e) => `${e.index}:${e.color}:${e.percent}`).join("|");
     if (key === this.key) return;
     this.key = key;
+    const pick = (/** @type {string} */ label) => this.onPick && this.onPick(label);
     const items = shown.map((e) =>
       h(
         "li",
-        { class: "sw-legend-item", title: `${e.label}: ${(e.fraction * 100).toFixed(2)}% of the frame` },
+        {
+          class: "sw-legend-item",
+          title: `${e.label}: ${(e.fraction * 100).toFixed(2)}% of the frame (click: show only it, again: all)`,
+          role: "button",
+          tabindex: "0",
+          "data-label": e.label,
+          onclick: () => pick(e.label),
+          onkeydown: (/** @type {KeyboardEvent} */ ev) => {
+            if (ev.key === "Enter" || ev.key === " ") {
+              ev.preventDefault();
+              pick(e.label);
+            }
+          },
+        },
         h("span", { class: "sw-swatch", style: `background:${e.color}` }),
         h("span", { class: "sw-legend-label" }, e.label),
         h("span", { class: "sw-legend-pct" }, e.percent),

@@ -8,9 +8,10 @@
 //
 // Same rules as renderer.js (nearest neighbour with pixel centres aligned is what drawImage
 // does with smoothing off); the browser's blend rounds on its own, so a channel may differ by
-// one or two levels from the exact composite.
+// one or two levels from the exact composite. `mirror` flips the video and the mask together
+// with one canvas transform.
 
-import { CanvasRenderer } from "./renderer.js";
+import { CanvasRenderer } from "./canvas.js";
 import { fitLongSide } from "./util.js";
 
 /** Source offset (px) that breaks exact ties of nearest sampling (a display pixel centre
@@ -65,7 +66,7 @@ export class OverlayRenderer {
    * @param {number} srcW
    * @param {number} srcH
    * @param {{data: Uint8Array, width: number, height: number} | null} mask
-   * @param {{mode: string, opacity: number, lut: Uint8Array}} settings
+   * @param {{mode: string, opacity: number, lut: Uint8Array, mirror?: boolean}} settings
    */
   draw(source, srcW, srcH, mask, settings) {
     if (!mask || !OVERLAY_MODES.has(settings.mode)) {
@@ -81,9 +82,13 @@ export class OverlayRenderer {
     const ctx = this.ctx;
     ctx.imageSmoothingEnabled = false; // resizing a canvas resets its state
     ctx.globalAlpha = 1;
+    // mirrored: x -> 2 * (left edge) + W - x within each W-wide half
+    const flip = (/** @type {number} */ x0) => settings.mirror && ctx.setTransform(-1, 0, 0, 1, 2 * x0 + W, 0);
+    flip(0);
     ctx.drawImage(source, 0, 0, W, H);
     const [mw, mh] = [mask.width, mask.height];
     if (side) {
+      flip(W);
       ctx.drawImage(source, W, 0, W, H); // hidden classes show the frame on the right too
       ctx.drawImage(colour, TIE, TIE, mw, mh, W, 0, W, H);
     } else {
@@ -91,6 +96,7 @@ export class OverlayRenderer {
       ctx.drawImage(colour, TIE, TIE, mw, mh, 0, 0, W, H);
       ctx.globalAlpha = 1;
     }
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
   }
 
   /**

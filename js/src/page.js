@@ -3,6 +3,7 @@
 // `change_mode` / `update_viz` messages.
 
 import { packWs, unpackWs } from "./protocol.js";
+import { VIZ_MODES } from "./renderer.js";
 import { createSession, LOAD_ERRORS } from "./session.js";
 import { createLocalStore } from "./store.js";
 
@@ -27,7 +28,9 @@ export function wsUrl(location) {
  * Settings given in the page URL: ?profile=fast&resolution=1280x720&quality=80&autostart=1
  * and the advanced ones, &in_flight=1 (max_in_flight: 1 or 2), &upload=full (upload_size:
  * model or full), &encoding=jpeg (frame_encoding: auto, jpeg or i420), &adapt=0 and
- * &budget=150 (latency_budget_ms: the server's adaptive quality, sent in `init`)
+ * &budget=150 (latency_budget_ms: the server's adaptive quality, sent in `init`);
+ * the view's &viz=blur (any viz mode), &mirror=1 or 0 (default: auto) and
+ * &background=%2300ff00 (replace's colour)
  * @param {string} search
  * @returns {Record<string, any>}
  */
@@ -51,6 +54,12 @@ export function settingsFromQuery(search) {
   if (q.get("adapt") === "0" || q.get("adapt") === "1") out.adapt = q.get("adapt") === "1";
   const budget = Number(q.get("budget"));
   if (budget >= 20) out.latency_budget_ms = budget;
+  const viz = q.get("viz");
+  if (viz && /** @type {string[]} */ (VIZ_MODES).includes(viz)) out.viz_mode = viz;
+  const mirror = q.get("mirror");
+  if (mirror === "1" || mirror === "0") out.mirror = mirror === "1";
+  const bg = q.get("background");
+  if (bg && /^#[0-9a-f]{6}$/i.test(bg)) out.background = { color: bg.toLowerCase() };
   return out;
 }
 

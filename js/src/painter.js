@@ -18,6 +18,7 @@ export function painter(s) {
   const { video, statsEl, legendEl } = view;
   let raf = 0;
   let lastOverlay = 0;
+  let lastMirror = /** @type {boolean | null} */ (null);
 
   function currentLook() {
     if (!state.look) {
@@ -62,11 +63,14 @@ export function painter(s) {
     if (!source) return;
     state.dirty = hasVideoFrameCallback ? false : !s.kernelSource();
     const l = currentLook();
+    const mirror = s.mirrored();
+    if (mirror !== lastMirror) s.controls.effects.setAutoMirror((lastMirror = mirror));
     const t0 = performance.now();
     renderer.draw(source, w, hh, latest ? latest.mask : null, {
       mode: store.get("viz_mode") || "filled",
       opacity: Number(store.get("opacity")),
       lut: l.lut,
+      ...s.effects.drawSettings(latest && latest.alphas, mirror),
     });
     const t1 = performance.now();
     if (!latest) return;

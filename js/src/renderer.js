@@ -23,15 +23,17 @@
 //                 m = v * (1 - a) + t * a;  M = max(m);
 //                 out = M > 0 ? round(m * V / M) : 0    (so max(out) == V: brightness kept)
 //   Output alpha is always 255.
+//   blur, replace, confidence: see effects.js. mirror flips the video and the mask together.
 
 /**
  * @typedef {{data: Uint8Array, width: number, height: number}} Mask
- * @typedef {"filled" | "contour" | "side-by-side" | "blend"} VizMode
+ * @typedef {"filled" | "contour" | "side-by-side" | "blend" | "blur" | "replace" | "confidence"} VizMode
  */
 
-import { fitLongSide } from "./util.js";
+import { EFFECT_MODES } from "./effects.js";
 
-export const VIZ_MODES = /** @type {VizMode[]} */ (["filled", "contour", "side-by-side", "blend"]);
+/** Every mode, in the toolbar's order; segwidget/render.py's VIZ_MODES is the same list. */
+export const VIZ_MODES = /** @type {VizMode[]} */ (["filled", "contour", "side-by-side", "blend", ...EFFECT_MODES]);
 
 /**
  * Source index of each of `dst` output positions for nearest-neighbour scaling of `src`.
@@ -319,98 +321,5 @@ export function compose(mode, video, mask, W, H, lut, opacity, reuse = {}) {
       return { data: composeBlend(video, mask, W, H, lut, a, reuse.out), width: W, height: H };
     default:
       return { data: composeFilled(video, mask, W, H, lut, a, reuse.out), width: W, height: H };
-  }
-}
-
-/**
- * Draws frames with masks onto a canvas using the pure functions above. Holds the work
- * canvas and caches the upsampled mask and its boundary map between frames.
- */
-export class CanvasRenderer {
-  /**
-   * @param {HTMLCanvasElement} canvas  the visible canvas
-   * @param {{maxSide?: number}} [options]  cap on the rendering resolution
-   */
-  constructor(canvas, { maxSide = 1280 } = {}) {
-    this.canvas = canvas;
-    this.ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
-    this.maxSide = maxSide;
-    /** @type {HTMLCanvasElement | OffscreenCanvas | null} */
-    this.work = null;
-    /** @type {any} */
-    this.workCtx = null;
-    /** @type {{mask: Mask | null, W: number, H: number, up: Uint8Array | null, boundary: Uint8Array | null}} */
-    this.cache = { mask: null, W: 0, H: 0, up: null, boundary: null };
-    /** @type {ImageData | null} */
-    this.image = null;
-  }
-
-  /**
-   * @param {number} W
-   * @param {number} H
-   */
-  _workContext(W, H) {
-    if (!this.work) {
-      this.work = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(W, H) : document.createElement("canvas");
-      this.workCtx = this.work.getContext("2d", { willReadFrequently: true });
-    }
-    if (this.work.width !== W || this.work.height !== H) {
-      this.work.width = W;
-      this.work.height = H;
-    }
-    return this.workCtx;
-  }
-
-  /**
-   * @param {number} w
-   * @param {number} h
-   */
-  _resize(w, h) {
-    if (this.canvas.width !== w) this.canvas.width = w;
-    if (this.canvas.height !== h) this.canvas.height = h;
-  }
-
-  /**
-   * Draw one frame.
-   * @param {CanvasImageSource} source  video element or ImageBitmap
-   * @param {number} srcW  its intrinsic width
-   * @param {number} srcH
-   * @param {Mask | null} mask  newest mask, or null to draw the plain frame
-   * @param {{mode: VizMode, opacity: number, lut: Uint8Array}} settings
-   */
-  draw(source, srcW, srcH, mask, settings) {
-    const { width: W, height: H } = fitLongSide(srcW, srcH, this.maxSide);
-    const mode = settings.mode;
-    if (!mask) {
-      this._resize(mode === "side-by-side" ? 2 * W : W, H);
-      this.ctx.drawImage(source, 0, 0, W, H);
-      if (mode === "side-by-side") this.ctx.clearRect(W, 0, W, H);
-      return;
-    }
-    const wctx = this._workContext(W, H);
-    wctx.drawImage(source, 0, 0, W, H);
-    const video = wctx.getImageData(0, 0, W, H).data;
-    const c = this.cache;
-    if (c.mask !== mask || c.W !== W || c.H !== H) {
-      c.mask = mask;
-      c.W = W;
-      c.H = H;
-      c.up = upsampleNearest(mask.data, mask.width, mask.height, W, H);
-      c.boundary = null;
-    }
-    if (mode === "contour" && !c.boundary) c.boundary = boundaryMap(/** @type {Uint8Array} */ (c.up), W, H);
-    const outW = mode === "side-by-side" ? 2 * W : W;
-    if (!this.image || this.image.width !== outW || this.image.height !== H) this.image = new ImageData(outW, H);
-    compose(mode, video, /** @type {Uint8Array} */ (c.up), W, H, settings.lut, settings.opacity, {
-      out: this.image.data,
-      boundary: c.boundary || undefined,
-    });
-    this._resize(outW, H);
-    this.ctx.putImageData(this.image, 0, 0);
-  }
-
-  /** Blank the canvas (camera stopped). */
-  clear() {
-    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
   }
 }

@@ -16,6 +16,8 @@ import { CLIENT_STAGES } from "./stats.js";
  * @typedef {object} MaskState  the newest decoded result
  * @property {Header} header
  * @property {{data: Uint8Array, width: number, height: number}} mask
+ * @property {Uint8Array | null} confidence  the server's person probability (effect modes)
+ * @property {import("./view-effects.js").Alphas | null} alphas  person alphas (effect modes)
  * @property {ImageBitmap | null} frame  kernel-side source: the frame the mask belongs to
  * @property {number} decode_ms
  * @property {number} t_received
@@ -71,6 +73,7 @@ export function initialState() {
     dirty: true,
     legendDirty: false, // a result arrived since the legend was last drawn
     cameraStarting: false,
+    confidenceAsked: false, // the last `options` sent since the newest `ready`
     /** @type {string | null} */
     loadingProfile: null,
     /** @type {string | null} */
@@ -95,10 +98,13 @@ export function initialState() {
  * @property {import("./stats.js").StatsOverlay} statsOverlay
  * @property {import("./legend.js").Legend} legend
  * @property {import("./overlay-renderer.js").OverlayRenderer} renderer
+ * @property {import("./view-effects.js").ViewEffects} effects
  * @property {import("./controls.js").Controls} controls
  * @property {import("./capture.js").Camera} camera
  * @property {import("./flow.js").FrameFlow} flow
  * @property {() => boolean} kernelSource
+ * @property {() => boolean} mirrored  whether the view mirrors now
+ * @property {() => void} syncOptions  send `options` when what the view needs changed
  * @property {() => string[]} labels
  * @property {(name: string, detail: Record<string, any>) => void} emit
  * @property {() => void} pump  send frames while the in-flight window allows (sender.js)

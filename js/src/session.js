@@ -21,13 +21,14 @@ import { Camera } from "./capture.js";
 import { Controls } from "./controls.js";
 import { FrameFlow, maxInFlight } from "./flow.js";
 import { handlers, LOAD_ERRORS } from "./handlers.js";
-import { Legend } from "./legend.js";
+import { Legend, isolateClass } from "./legend.js";
 import { lifecycle } from "./lifecycle.js";
 import { painter } from "./painter.js";
 import { OverlayRenderer } from "./overlay-renderer.js";
 import { sender } from "./sender.js";
 import { buildView, initialState } from "./session-state.js";
 import { StatsOverlay } from "./stats.js";
+import { ViewEffects } from "./view-effects.js";
 
 export { LOAD_ERRORS };
 
@@ -60,12 +61,29 @@ export function createSession({ el, store, transport }) {
     state,
     banner: new Banner(view.bannerEl),
     statsOverlay: new StatsOverlay(view.statsEl),
-    legend: new Legend(view.legendEl),
+    legend: new Legend(view.legendEl, {
+      onPick: (label) => store.set("class_filter", isolateClass(store.get("class_filter") || [], label)),
+    }),
+    effects: new ViewEffects(store, () => {
+      state.dirty = true;
+    }),
     renderer: new OverlayRenderer(view.canvas),
     controls: /** @type {any} */ (null),
     camera: /** @type {any} */ (null),
     flow: /** @type {any} */ (null),
     kernelSource: () => store.get("source_kind") === "kernel",
+    mirrored: () => {
+      const track = s.camera && s.camera.stream && s.camera.stream.getVideoTracks()[0];
+      const facing = track && track.getSettings ? track.getSettings().facingMode : undefined;
+      return s.effects.mirror(s.kernelSource() ? "kernel" : "browser", facing);
+    },
+    syncOptions: () => {
+      // ask for the confidence buffer only while a mode needs it (servers start without)
+      const want = s.effects.wantsConfidence();
+      if (!state.ready || want === state.confidenceAsked) return;
+      state.confidenceAsked = want;
+      transport.send({ type: "options", confidence: want });
+    },
     labels: () => /** @type {string[]} */ ((state.ready && state.ready.labels) || store.get("labels") || []),
     // Tell listeners on the page (benchmarks, integrations) what happened; see the header.
     emit: (name, detail) => view.root.dispatchEvent(new CustomEvent(name, { bubbles: true, detail })),
@@ -119,6 +137,16 @@ export function createSession({ el, store, transport }) {
     cleanups.push(store.on(name, redraw));
   }
   for (const name of ["show_fps", "show_legend"]) cleanups.push(store.on(name, () => paint.updateOverlay(performance.now())));
+  cleanups.push(
+    store.on("viz_mode", () => {
+      // switching to an effect: its alphas from the newest result, until the next one
+      const latest = state.latest;
+      if (latest && !latest.alphas) latest.alphas = s.effects.onResult(latest.mask, latest.confidence, s.labels());
+      s.syncOptions();
+    }),
+  );
+  for (const name of ["mirror", "smoothing"]) cleanups.push(store.on(name, () => (state.dirty = true)));
+  cleanups.push(() => s.effects.destroy());
   cleanups.push(
     store.on("max_in_flight", (value) => {
       flow.maxInFlight = maxInFlight(value);

@@ -9,6 +9,8 @@
  * @property {(name: string, cb: (value: any) => void) => () => void} on
  */
 
+import { DEFAULT_BACKGROUND } from "./effects.js";
+
 /** Defaults of the synced traits, used by the page (the widget gets them from Python). */
 export const DEFAULT_SETTINGS = Object.freeze({
   profile: null,
@@ -19,6 +21,9 @@ export const DEFAULT_SETTINGS = Object.freeze({
   custom_palette: [],
   show_fps: true,
   show_legend: true,
+  background: { color: DEFAULT_BACKGROUND },
+  smoothing: 0.5,
+  mirror: null,
   resolution: [640, 480],
   jpeg_quality: 80,
   max_in_flight: 2,

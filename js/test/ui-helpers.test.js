@@ -108,6 +108,10 @@ test("page: WebSocket URL next to the page, token copied; init and update_viz me
     config: { binary: true, resolution: { width: 1280, height: 720 }, model_mode: "fast" },
   });
   assert.equal(store.get("jpeg_quality"), 70);
+  const view = settingsFromQuery("?viz=blur&mirror=1&background=%2300AAFF");
+  assert.deepEqual(view, { viz_mode: "blur", mirror: true, background: { color: "#00aaff" } });
+  assert.deepEqual(settingsFromQuery("?viz=sparkle&mirror=yes&background=red"), {});
+  assert.equal(createLocalStore(settingsFromQuery("?mirror=0")).get("mirror"), false);
   assert.deepEqual(initMessage(createLocalStore()).config, { binary: true, resolution: { width: 640, height: 480 } });
   store.set("class_filter", ["person"]);
   store.set("colormap", "ade20k");

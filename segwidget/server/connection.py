@@ -41,6 +41,7 @@ from ..transports.messages import (
     FrameMessage,
     HelloMessage,
     InitMessage,
+    OptionsMessage,
     UpdateVizMessage,
     VizSettings,
     parse_client_message,
@@ -214,6 +215,9 @@ class Connection:
                 self._on_update_viz(msg.settings)
             elif isinstance(msg, HelloMessage):
                 self._on_hello()
+            elif isinstance(msg, OptionsMessage):
+                if self.session is not None:
+                    self.session.apply_options(msg.model_dump(exclude_none=True))
             elif isinstance(msg, ClientErrorMessage) and msg.code:
                 log.info("%s: client error %s: %s", self.name, msg.code, msg.message)
         except SegwidgetError as exc:
@@ -313,7 +317,9 @@ class Connection:
         if self.closed:
             return
         if self.binary:  # a deflate of the mask: cheap, done here
-            header, buffers = result_message(frame, result, self.mask_encoding)
+            header, buffers = result_message(
+                frame, result, self.mask_encoding, confidence=session.want_confidence
+            )
             header["fps"] = session.stats.snapshot()["fps"]
             self._post("result", pack_ws(header, buffers))
             return

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..effects import DEFAULT_BACKGROUND, parse_background, person_index
 from ..engine import LABELS, Engine, SegResult
 from ..errors import ProtocolError
 from ..labels import COLORMAPS, PALETTES, resolve_palette
@@ -105,6 +106,8 @@ class Viz:
     class_filter: tuple[str, ...] = ()  # empty: every class
     colormap: str | None = None  # None: the profile's default
     custom: tuple[tuple[int, int, int], ...] = ()
+    background: str = DEFAULT_BACKGROUND  # replace's colour
+    mirror: bool = False
 
     def palette(self, engine_default: str, n: int) -> Any:
         if self.colormap == "custom" and self.custom:
@@ -162,7 +165,23 @@ def apply_viz(viz: Viz, settings: VizSettings, labels: list[str] | None) -> Viz:
                 f"unknown class name(s) in class_filter: {', '.join(map(repr, unknown[:5]))}",
             )
         changes["class_filter"] = tuple(dict.fromkeys(names))
+    if "background" in given and settings.background is not None:
+        changes["background"] = _background_colour(settings.background)
+    if "mirror" in given and settings.mirror is not None:
+        changes["mirror"] = settings.mirror
     return replace(viz, **changes)
+
+
+def _background_colour(value: str | list[int]) -> str:
+    """A client's background colour as ``"#rrggbb"`` (never a path: BAD_MESSAGE)."""
+    if isinstance(value, str) and not value.startswith("#"):
+        raise ProtocolError(
+            "BAD_MESSAGE", f"background must be '#rrggbb' or [r, g, b], got {value!r}"
+        )
+    try:
+        return str(parse_background(tuple(value) if isinstance(value, list) else value))
+    except ValueError as exc:
+        raise ProtocolError("BAD_MESSAGE", str(exc)) from None
 
 
 def segmentation_message(
@@ -180,7 +199,12 @@ def segmentation_message(
         png = colorized_png(result.mask, palette, ids)
         h, w = result.mask.shape
     else:
-        image = render_overlay(result.frame, result.mask, palette, viz.mode, viz.opacity, ids)
+        # the effects without temporal smoothing: each PNG stands alone
+        effects = {"confidence": getattr(result, "confidence", None), "mirror": viz.mirror}
+        image = render_overlay(
+            result.frame, result.mask, palette, viz.mode, viz.opacity, ids,
+            person=person_index(labels), background=viz.background, **effects,
+        )  # fmt: skip
         png = encode_png(image)
         h, w = image.shape[:2]
     result.timings["encode"] = (time.perf_counter() - t0) * 1000

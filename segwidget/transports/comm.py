@@ -30,7 +30,7 @@ from . import loading_message, ready_message
 
 log = logging.getLogger(__name__)
 
-MESSAGE_TYPES = ("frame", "hello", "client_error")
+MESSAGE_TYPES = ("frame", "hello", "client_error", "options")
 
 
 def _number(value: Any) -> float | None:
@@ -161,6 +161,9 @@ class CommTransport:
                 self._on_hello()
             elif kind == "client_error":
                 self._on_client_error(content)
+            elif kind == "options":
+                if self.session is not None:
+                    self.session.apply_options(content)
             else:
                 raise ProtocolError(
                     "UNKNOWN_TYPE",
@@ -217,7 +220,7 @@ class CommTransport:
             size, quality = self.widget.display_limits()
             shown = display_jpeg(result.frame, size, quality)
             result.timings["encode_frame"] = (time.perf_counter() - t0) * 1000
-        header, buffers = result_message(frame, result)
+        header, buffers = result_message(frame, result, confidence=session.want_confidence)
         if shown is not None:
             jpeg, width, height = shown
             header["frame"] = {"width": width, "height": height, "encoding": "jpeg"}

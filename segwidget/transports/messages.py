@@ -43,6 +43,9 @@ class VizSettings(_Message):
     colormap: str | None = Field(None, max_length=64)
     # the colours of colormap "custom": [[r, g, b], ...], each 0..255
     custom_colormap: list[Color] | None = Field(None, min_length=1, max_length=1024)
+    # replace's background: "#rrggbb" or [r, g, b] (colours only: no paths from a client)
+    background: str | Color | None = Field(None, max_length=16)
+    mirror: bool | None = None  # flip the composite left-right
 
 
 class InitConfig(_Message):
@@ -91,6 +94,13 @@ class HelloMessage(_Message):
     type: Literal["hello"]
 
 
+class OptionsMessage(_Message):
+    """What the view wants with each result (binary protocol); a field left out is kept."""
+
+    type: Literal["options"]
+    confidence: bool | None = None  # the person probability as a second buffer
+
+
 class ClientErrorMessage(_Message):
     type: Literal["client_error"]
     code: str | None = Field(None, max_length=64)
@@ -104,6 +114,7 @@ ClientMessage = (
     | ChangeModeMessage
     | UpdateVizMessage
     | HelloMessage
+    | OptionsMessage
     | ClientErrorMessage
 )
 
@@ -113,6 +124,7 @@ MODELS: dict[str, type[_Message]] = {
     "change_mode": ChangeModeMessage,
     "update_viz": UpdateVizMessage,
     "hello": HelloMessage,
+    "options": OptionsMessage,
     "client_error": ClientErrorMessage,
 }
 

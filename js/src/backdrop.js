@@ -1,0 +1,164 @@
+// The canvas side of the background effects (see effects.js for the rules): the feathered
+// alpha, the person cut out of the video, and the new background under it, all canvas 2D
+// draws (filters, scaling, compositing) that Chromium runs on the GPU when it has one.
+
+import { BLUR_SIGMA, DEFAULT_BACKGROUND, FEATHER_SIGMA, coverRect } from "./effects.js";
+
+/**
+ * @typedef {import("./effects.js").Plane} Plane
+ * @typedef {{color: string, bitmap: ImageBitmap | null}} Background
+ * @typedef {{canvas: any, ctx: any}} Surface
+ */
+
+/**
+ * @param {number} w
+ * @param {number} h
+ */
+function defaultCanvas(w, h) {
+  if (typeof OffscreenCanvas !== "undefined") return new OffscreenCanvas(w, h);
+  const c = document.createElement("canvas");
+  c.width = w;
+  c.height = h;
+  return c;
+}
+
+/**
+ * Draw the video at W x H, flipped left-right when mirrored.
+ * @param {any} ctx
+ * @param {CanvasImageSource} source
+ * @param {number} W
+ * @param {number} H
+ * @param {boolean} mirror
+ */
+export function drawSource(ctx, source, W, H, mirror) {
+  if (!mirror) return ctx.drawImage(source, 0, 0, W, H);
+  ctx.setTransform(-1, 0, 0, 1, W, 0);
+  ctx.drawImage(source, 0, 0, W, H);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+}
+
+/** Paints blur and replace; holds its work canvases and the feathered alpha between frames. */
+export class EffectsPainter {
+  /** @param {{createCanvas?: (w: number, h: number) => any}} [options]  (tests pass a fake) */
+  constructor({ createCanvas = defaultCanvas } = {}) {
+    this.createCanvas = createCanvas;
+    /** @type {Record<string, Surface>} */
+    this.surfaces = {};
+    /** @type {{alpha: Plane | null, W: number, H: number}} */
+    this.cached = { alpha: null, W: 0, H: 0 };
+  }
+
+  /**
+   * @param {string} name
+   * @param {number} w
+   * @param {number} h
+   * @returns {Surface}
+   */
+  surface(name, w, h) {
+    let s = this.surfaces[name];
+    if (!s) {
+      const canvas = this.createCanvas(w, h);
+      s = this.surfaces[name] = { canvas, ctx: canvas.getContext("2d") };
+    }
+    if (s.canvas.width !== w) s.canvas.width = w;
+    if (s.canvas.height !== h) s.canvas.height = h;
+    return s;
+  }
+
+  /**
+   * The alpha as a W x H canvas (alpha channel only): scaled bilinearly and feathered.
+   * Rebuilt only for a new alpha or display size.
+   * @param {Plane} alpha
+   * @param {number} W
+   * @param {number} H
+   */
+  mask(alpha, W, H) {
+    const c = this.cached;
+    const big = this.surface("mask", W, H);
+    if (c.alpha === alpha && c.W === W && c.H === H) return big.canvas;
+    const small = this.surface("alpha", alpha.width, alpha.height);
+    const img = small.ctx.createImageData(alpha.width, alpha.height);
+    for (let i = 0; i < alpha.data.length; i++) img.data[i * 4 + 3] = alpha.data[i];
+    small.ctx.putImageData(img, 0, 0);
+    big.ctx.clearRect(0, 0, W, H);
+    big.ctx.imageSmoothingEnabled = true;
+    big.ctx.filter = `blur(${(FEATHER_SIGMA * Math.max(W, H)).toFixed(2)}px)`;
+    big.ctx.drawImage(small.canvas, 0, 0, W, H);
+    big.ctx.filter = "none";
+    Object.assign(c, { alpha, W, H });
+    return big.canvas;
+  }
+
+  /**
+   * Paint one frame onto `ctx` (a W x H canvas).
+   * @param {any} ctx
+   * @param {CanvasImageSource} source  the video (or the kernel's frame)
+   * @param {number} W
+   * @param {number} H
+   * @param {Plane} alpha  smoothed person alpha at model resolution, already mirrored
+   * @param {"blur" | "replace"} mode
+   * @param {Background} background
+   * @param {boolean} mirror
+   */
+  paint(ctx, source, W, H, alpha, mode, background, mirror) {
+    const mask = this.mask(alpha, W, H);
+    const fg = this.surface("person", W, H);
+    fg.ctx.globalCompositeOperation = "copy";
+    drawSource(fg.ctx, source, W, H, mirror);
+    fg.ctx.globalCompositeOperation = "destination-in";
+    fg.ctx.drawImage(mask, 0, 0);
+    fg.ctx.globalCompositeOperation = "source-over";
+    if (mode === "blur") {
+      // the sharp video first: a canvas blur fades to transparent at the borders
+      drawSource(ctx, source, W, H, mirror);
+      ctx.filter = `blur(${(BLUR_SIGMA * Math.max(W, H)).toFixed(2)}px)`;
+      drawSource(ctx, source, W, H, mirror);
+      ctx.filter = "none";
+    } else {
+      ctx.fillStyle = background.color || DEFAULT_BACKGROUND;
+      ctx.fillRect(0, 0, W, H);
+      const bmp = background.bitmap;
+      if (bmp) ctx.drawImage(bmp, ...coverRect(bmp.width, bmp.height, W, H));
+    }
+    ctx.drawImage(fg.canvas, 0, 0);
+  }
+}
+
+/**
+ * The `background` setting ({color} or {image, mime}) as something to draw; an image is
+ * decoded once into an ImageBitmap (`onLoad` fires then, to redraw).
+ */
+export class BackgroundSource {
+  /** @param {() => void} [onLoad] */
+  constructor(onLoad) {
+    this.onLoad = onLoad || (() => {});
+    /** @type {any} */
+    this.setting = undefined;
+    /** @type {Background} */
+    this.value = { color: DEFAULT_BACKGROUND, bitmap: null };
+  }
+
+  /** @param {any} setting  the store's `background` */
+  set(setting) {
+    if (setting === this.setting) return;
+    this.setting = setting;
+    if (this.value.bitmap && this.value.bitmap.close) this.value.bitmap.close();
+    const color = setting && typeof setting.color === "string" ? setting.color : DEFAULT_BACKGROUND;
+    this.value = { color, bitmap: null };
+    if (!setting || !setting.image || typeof createImageBitmap !== "function") return;
+    const blob = new Blob([setting.image], { type: setting.mime || "image/jpeg" });
+    createImageBitmap(blob).then(
+      (bitmap) => {
+        if (this.setting !== setting) return bitmap.close();
+        this.value = { color, bitmap };
+        this.onLoad();
+      },
+      (err) => console.error("segwidget: the background image could not be decoded", err),
+    );
+  }
+
+  /** @returns {Background} */
+  get() {
+    return this.value;
+  }
+}

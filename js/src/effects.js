@@ -1,0 +1,198 @@
+// Background effects (blur, replace) and the confidence view; the browser's twin of
+// segwidget/effects.py.
+//
+//   person alpha: the result's `confidence` (uint8 person probability at model resolution)
+//     when the server sent it, else 255 on the profile's "person" class and 0 elsewhere.
+//   smoothing:    s = k * s_prev + (1 - k) * alpha per result, k = HOLD_MAX * smoothing
+//                 (0: off); it starts over when the alpha's size changes.
+//   blur/replace: canvas 2D work that Chromium runs on the GPU: the alpha is drawn as an
+//                 image scaled to the display (bilinear) through a `blur(feather px)` filter;
+//                 the person is the video `destination-in` that alpha, drawn over the
+//                 background: the video through `blur(sigma px)` or a colour or an image
+//                 scaled to cover. No pixel is read back on the CPU.
+//   confidence:   heat colour of the raw alpha (heatLut), upsampled nearest like the mask,
+//                 out = round(v * (1 - a) + heat * a): bit-exact with numpy.
+//   mirror:       a display transform: video and masks flip left-right together; frames sent
+//                 to the server are never mirrored.
+
+export const EFFECT_MODES = ["blur", "replace", "confidence"];
+/** Modes that composite the person over a new background. */
+export const BACKGROUND_MODES = ["blur", "replace"];
+export const HOLD_MAX = 0.9;
+export const BLUR_SIGMA = 0.02; // of the display's long side
+export const FEATHER_SIGMA = 0.004;
+export const DEFAULT_BACKGROUND = "#00ff00";
+
+const HEAT_STOPS = [
+  [0, [0, 0, 255]],
+  [64, [0, 255, 255]],
+  [128, [0, 255, 0]],
+  [192, [255, 255, 0]],
+  [255, [255, 0, 0]],
+];
+
+/**
+ * @typedef {{data: Uint8Array, width: number, height: number}} Plane  uint8, row-major
+ * @typedef {{color: string} | {image: ArrayBuffer | ArrayBufferView, mime?: string}} BackgroundSetting
+ */
+
+/** @param {string[]} labels */
+export function personIndex(labels) {
+  const i = (labels || []).indexOf("person");
+  return i < 0 ? null : i;
+}
+
+/**
+ * @param {Uint8Array} mask
+ * @param {Uint8Array | null} confidence  same size as mask, or null
+ * @param {number | null} person  class index, or null
+ * @returns {Uint8Array}
+ */
+export function personAlpha(mask, confidence, person) {
+  if (confidence) return confidence;
+  const out = new Uint8Array(mask.length);
+  if (person === null || person === undefined) return out;
+  for (let i = 0; i < mask.length; i++) out[i] = mask[i] === person ? 255 : 0;
+  return out;
+}
+
+/** Exponential moving average of the person alpha over results. */
+export class AlphaSmoother {
+  constructor() {
+    /** @type {Float32Array | null} */
+    this.state = null;
+    this.width = 0;
+    this.height = 0;
+  }
+
+  /**
+   * @param {Plane} alpha
+   * @param {number} smoothing  0..1
+   * @returns {Plane}
+   */
+  update(alpha, smoothing) {
+    const k = HOLD_MAX * Math.min(1, Math.max(0, Number(smoothing) || 0));
+    const n = alpha.data.length;
+    const fresh = !this.state || this.width !== alpha.width || this.height !== alpha.height || k === 0;
+    if (fresh) {
+      this.state = Float32Array.from(alpha.data);
+      this.width = alpha.width;
+      this.height = alpha.height;
+    } else {
+      const s = /** @type {Float32Array} */ (this.state);
+      const kf = Math.fround(k);
+      const bf = Math.fround(1 - k);
+      for (let i = 0; i < n; i++) s[i] = Math.fround(Math.fround(s[i] * kf) + Math.fround(alpha.data[i] * bf));
+    }
+    const s = /** @type {Float32Array} */ (this.state);
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = Math.floor(s[i] + 0.5);
+    return { data: out, width: alpha.width, height: alpha.height };
+  }
+
+  reset() {
+    this.state = null;
+  }
+}
+
+/** @returns {Uint8Array}  256 x RGB heat colours, as segwidget/effects.py heat_lut() */
+export function heatLut() {
+  const out = new Uint8Array(256 * 3);
+  for (let s = 0; s < HEAT_STOPS.length - 1; s++) {
+    const [v0, c0] = /** @type {[number, number[]]} */ (HEAT_STOPS[s]);
+    const [v1, c1] = /** @type {[number, number[]]} */ (HEAT_STOPS[s + 1]);
+    for (let v = v0; v <= v1; v++) {
+      const t = (v - v0) / (v1 - v0);
+      for (let ch = 0; ch < 3; ch++) out[v * 3 + ch] = Math.floor(c0[ch] + (c1[ch] - c0[ch]) * t + 0.5);
+    }
+  }
+  return out;
+}
+
+const HEAT = heatLut();
+
+/**
+ * confidence view: the heat colour of `alpha` (already at display size) over the video.
+ * @param {Uint8ClampedArray | Uint8Array} video  RGBA, W x H
+ * @param {Uint8Array} alpha  W x H
+ * @param {number} W
+ * @param {number} H
+ * @param {number} opacity
+ * @param {Uint8ClampedArray} [out]
+ * @returns {Uint8ClampedArray}
+ */
+export function composeConfidence(video, alpha, W, H, opacity, out) {
+  const n = W * H;
+  const dst = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
+  const a = Math.min(1, Math.max(0, Number(opacity) || 0));
+  const b = 1 - a;
+  for (let i = 0, j = 0; i < n; i++, j += 4) {
+    const h = alpha[i] * 3;
+    dst[j] = Math.floor(video[j] * b + HEAT[h] * a + 0.5);
+    dst[j + 1] = Math.floor(video[j + 1] * b + HEAT[h + 1] * a + 0.5);
+    dst[j + 2] = Math.floor(video[j + 2] * b + HEAT[h + 2] * a + 0.5);
+    dst[j + 3] = 255;
+  }
+  return dst;
+}
+
+/**
+ * A plane flipped left-right (mirror).
+ * @param {Uint8Array} data
+ * @param {number} w
+ * @param {number} h
+ */
+export function flipRows(data, w, h) {
+  const out = new Uint8Array(data.length);
+  for (let y = 0; y < h; y++) {
+    const o = y * w;
+    for (let x = 0; x < w; x++) out[o + x] = data[o + w - 1 - x];
+  }
+  return out;
+}
+
+/**
+ * Whether the view mirrors: `mirror` true or false forces it; null/undefined (auto) mirrors
+ * a browser camera that reports itself facing the user. Kernel sources mirror only when asked.
+ * @param {boolean | null | undefined} setting
+ * @param {string} sourceKind  "browser" | "kernel"
+ * @param {string | undefined} facingMode  the camera track's facingMode setting
+ */
+export function resolveMirror(setting, sourceKind, facingMode) {
+  if (setting === true || setting === false) return setting;
+  return sourceKind !== "kernel" && facingMode === "user";
+}
+
+/**
+ * `source` at W x H scaled to cover it (aspect kept, centred), as CSS object-fit: cover.
+ * @param {number} sw
+ * @param {number} sh
+ * @param {number} W
+ * @param {number} H
+ * @returns {[number, number, number, number]}  x, y, width, height to draw at
+ */
+export function coverRect(sw, sh, W, H) {
+  const s = Math.max(W / sw, H / sh);
+  const w = sw * s;
+  const h = sh * s;
+  return [(W - w) / 2, (H - h) / 2, w, h];
+}
+
+/** @type {WeakMap<Plane, Plane>} */
+const flipped = new WeakMap();
+
+/**
+ * `plane` flipped left-right when `on` (cached per plane object), else itself.
+ * @param {Plane} plane
+ * @param {boolean} on
+ * @returns {Plane}
+ */
+export function mirrorPlane(plane, on) {
+  if (!on) return plane;
+  let f = flipped.get(plane);
+  if (!f) {
+    f = { data: flipRows(plane.data, plane.width, plane.height), width: plane.width, height: plane.height };
+    flipped.set(plane, f);
+  }
+  return f;
+}
