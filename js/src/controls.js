@@ -71,7 +71,7 @@ export class Controls {
 
     this.opacity = /** @type {HTMLInputElement} */ (
       h("input", {
-        class: "sw-range",
+        class: "sw-range sw-opacity",
         type: "range",
         min: "0",
         max: "1",

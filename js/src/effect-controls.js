@@ -36,7 +36,7 @@ export class EffectControls {
     this.background = h("span", { class: "sw-field" }, h("span", { class: "sw-field-label" }, "Background"), this.color, this.imageBtn, this.file);
     this.smoothing = /** @type {HTMLInputElement} */ (
       h("input", {
-        class: "sw-range",
+        class: "sw-range sw-smoothing",
         type: "range",
         min: "0",
         max: "1",

@@ -89,7 +89,7 @@ def test_page_draws_the_overlay_and_live_stats(page_server, browser_page, fake_v
     assert stats.errors == 0
 
     # the overlay: at opacity 1 every pixel of the canvas is a class colour of the palette
-    page.locator("input.sw-range").fill("1")
+    page.locator("input.sw-opacity").fill("1")
     wait_until(lambda: conn.viz.opacity == 1.0, 30, "update_viz from the slider", on_timeout=diag)
 
     def solid():
@@ -102,7 +102,7 @@ def test_page_draws_the_overlay_and_live_stats(page_server, browser_page, fake_v
     assert len(np.unique(img[..., :3].reshape(-1, 3), axis=0)) >= 2
 
     # ... and at opacity 0 it is the camera's picture (the fake webcam clip)
-    page.locator("input.sw-range").fill("0")
+    page.locator("input.sw-opacity").fill("0")
     wait_until(lambda: conn.viz.opacity == 0.0, 30, "update_viz from the slider", on_timeout=diag)
 
     def video():

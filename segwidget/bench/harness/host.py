@@ -210,17 +210,21 @@ class SegWidgetPage:
 
     def latest(self) -> dict[str, Any]:
         """``w.latest()`` as plain data: frame and mask as numpy arrays, classes, profile."""
+        b64 = "__import__('base64').b64encode(__import__('numpy').ascontiguousarray({}).tobytes())"
         data = self.probe.eval(
             "(lambda r: None if r is None else {"
-            "'frame': __import__('base64').b64encode(__import__('numpy')"
-            ".ascontiguousarray(r.frame).tobytes()).decode(), 'shape': list(r.frame.shape),"
-            "'dtype': str(r.frame.dtype), 'mask_shape': list(r.mask.shape),"
+            f"'frame': {b64.format('r.frame')}.decode(), 'shape': list(r.frame.shape),"
+            f"'dtype': str(r.frame.dtype), 'mask': {b64.format('r.mask')}.decode(),"
+            "'mask_shape': list(r.mask.shape),"
             "'classes': r.classes, 'profile': r.profile, 'seq': r.seq})(w.latest())"
         )
         if data is None:
             return None
         data["frame"] = np.frombuffer(base64.b64decode(data["frame"]), dtype=data["dtype"]).reshape(
             data["shape"]
+        )
+        data["mask"] = np.frombuffer(base64.b64decode(data["mask"]), np.uint8).reshape(
+            data["mask_shape"]
         )
         return data
 

@@ -143,27 +143,34 @@ def make_fake_video(
 ) -> FakeVideo:
     """Write a YUV4MPEG2 (C420) clip: each photo in turn, panning ``pan_px`` per frame."""
     margin = pan_px * frames_per_photo
-    frames: list[np.ndarray] = []
+    crops: list[np.ndarray] = []
     names: list[str] = []
+    for name, photo in photos.items():
+        # Cover (width + margin) x (height + margin), keeping the aspect, then pan a window.
+        cw, ch = width + margin, height + margin
+        scale = max(cw / photo.shape[1], ch / photo.shape[0])
+        big = _resize(photo[..., :3], round(photo.shape[1] * scale), round(photo.shape[0] * scale))
+        oy = (big.shape[0] - ch) // 2
+        ox = (big.shape[1] - cw) // 2
+        for k in range(frames_per_photo):
+            d = k * pan_px
+            crops.append(big[oy + d // 2 : oy + d // 2 + height, ox + d : ox + d + width])
+            names.append(name)
+    return write_clip(path, crops, names, fps=fps)
+
+
+def write_clip(path: Path, frames: list[np.ndarray], names: list[str], fps: int = 30) -> FakeVideo:
+    """Write RGB ``frames`` (all one even size) as a YUV4MPEG2 (C420) clip Chromium can play
+    as its camera; the :class:`FakeVideo` holds them as decoded back from the file."""
+    height, width = frames[0].shape[:2]
+    decoded: list[np.ndarray] = []
     with open(path, "wb") as fh:
         fh.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420\n".encode())
-        for name, photo in photos.items():
-            # Cover (width + margin) x (height + margin), keeping the aspect, then pan a window.
-            cw, ch = width + margin, height + margin
-            scale = max(cw / photo.shape[1], ch / photo.shape[0])
-            big = _resize(
-                photo[..., :3], round(photo.shape[1] * scale), round(photo.shape[0] * scale)
-            )
-            oy = (big.shape[0] - ch) // 2
-            ox = (big.shape[1] - cw) // 2
-            for k in range(frames_per_photo):
-                d = k * pan_px
-                crop = big[oy + d // 2 : oy + d // 2 + height, ox + d : ox + d + width]
-                y, u, v = rgb_to_i420(crop)
-                fh.write(b"FRAME\n")
-                fh.write(y.tobytes())
-                fh.write(u.tobytes())
-                fh.write(v.tobytes())
-                frames.append(i420_to_rgb(y, u, v))
-                names.append(name)
-    return FakeVideo(path, width, height, fps, np.stack(frames), names)
+        for rgb in frames:
+            y, u, v = rgb_to_i420(rgb)
+            fh.write(b"FRAME\n")
+            fh.write(y.tobytes())
+            fh.write(u.tobytes())
+            fh.write(v.tobytes())
+            decoded.append(i420_to_rgb(y, u, v))
+    return FakeVideo(Path(path), width, height, fps, np.stack(decoded), list(names))
