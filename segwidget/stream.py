@@ -156,7 +156,6 @@ class Session:
         self._model_hw: tuple[int, int] | None = None  # of the latest result
         self.want_confidence = False  # the client's `options`: see apply_options
 
-
     # -- adaptive quality ------------------------------------------------------------------
     @staticmethod
     def _controller(engine: Engine | None, budget_ms: float, enabled: bool) -> Controller:
