@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 
 ENTRY = """
 export { OverlayRenderer } from "./js/src/overlay-renderer.js";
-export { CanvasRenderer } from "./js/src/renderer.js";
+export { CanvasRenderer } from "./js/src/canvas.js";
 export { buildLut } from "./js/src/palette.js";
 """
 
@@ -30,7 +30,7 @@ const out = await build({ stdin: { contents: process.argv[1], resolveDir: proces
 process.stdout.write(out.outputFiles[0].text);
 """
 
-DRAW = """async ([which, frameB64, w, h, maskB64, mw, mh, mode, opacity, palette, keep]) => {
+DRAW = """async ([which, frameB64, w, h, maskB64, mw, mh, mode, opacity, palette, keep, flip]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const frame = new ImageData(new Uint8ClampedArray(bytes(frameB64).buffer), w, h);
   const bitmap = await createImageBitmap(frame);
@@ -39,8 +39,9 @@ DRAW = """async ([which, frameB64, w, h, maskB64, mw, mh, mode, opacity, palette
   const renderer = new R(canvas);
   const lut = SW.buildLut(palette, keep ? new Set(keep) : null);
   const mask = { data: bytes(maskB64), width: mw, height: mh };
-  renderer.draw(bitmap, w, h, mask, { mode, opacity, lut });
-  renderer.draw(bitmap, w, h, mask, { mode, opacity, lut });  // the cached colour mask
+  const settings = { mode, opacity, lut, mirror: flip };
+  renderer.draw(bitmap, w, h, mask, settings);
+  renderer.draw(bitmap, w, h, mask, settings);  // the cached colour mask
   const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
   let s = "";
   for (let i = 0; i < px.length; i += 8192) s += String.fromCharCode(...px.subarray(i, i + 8192));
@@ -81,34 +82,40 @@ def _mask(mw: int, mh: int, seed: int) -> np.ndarray:
     return np.ascontiguousarray(mask)
 
 
-def _draw(page, which, frame, mask, mode, opacity, keep=None) -> np.ndarray:
+def _draw(page, which, frame, mask, mode, opacity, keep=None, mirror=False) -> np.ndarray:
     h, w = frame.shape[:2]
     rgba = np.dstack([frame, np.full((h, w), 255, np.uint8)])
     b64 = [base64.b64encode(a.tobytes()).decode() for a in (rgba, mask)]
     palette = PALETTES["voc"].tolist()
-    args = [which, b64[0], w, h, b64[1], mask.shape[1], mask.shape[0], mode, opacity, palette, keep]
+    args = [which, b64[0], w, h, b64[1], mask.shape[1], mask.shape[0], mode, opacity, palette]
+    args += [keep, mirror]
     cw, ch, data = page.evaluate(DRAW, args)
     return np.frombuffer(base64.b64decode(data), np.uint8).reshape(ch, cw, 4)[..., :3]
 
 
 @pytest.mark.parametrize(
-    ("mode", "opacity", "keep", "frame_wh", "mask_wh"),
+    ("mode", "opacity", "keep", "frame_wh", "mask_wh", "mirror"),
     [
-        ("filled", 0.6, None, (160, 120), (80, 60)),  # 2x, the usual 640 / 320
-        ("filled", 0.35, [0, 15], (160, 120), (64, 48)),  # 2.5x, with a class filter
-        ("filled", 1.0, None, (120, 90), (120, 90)),  # 1x, opaque
-        ("side-by-side", 0.6, [15], (160, 120), (80, 60)),
+        ("filled", 0.6, None, (160, 120), (80, 60), False),  # 2x, the usual 640 / 320
+        ("filled", 0.35, [0, 15], (160, 120), (64, 48), False),  # 2.5x, with a class filter
+        ("filled", 1.0, None, (120, 90), (120, 90), False),  # 1x, opaque
+        ("side-by-side", 0.6, [15], (160, 120), (80, 60), False),
+        ("filled", 0.6, None, (160, 120), (80, 60), True),  # the selfie view
+        ("side-by-side", 0.6, [15], (160, 120), (80, 60), True),
     ],
 )
-def test_overlay_renderer_matches_the_numpy_composite(page, mode, opacity, keep, frame_wh, mask_wh):
+def test_overlay_renderer_matches_the_numpy_composite(
+    page, mode, opacity, keep, frame_wh, mask_wh, mirror
+):
     frame = _frame(*frame_wh)
     mask = _mask(*mask_wh, seed=len(mode) + int(opacity * 100))
-    want = render_overlay(frame, mask, PALETTES["voc"], mode, opacity, keep).astype(int)
-    got = _draw(page, "overlay", frame, mask, mode, opacity, keep).astype(int)
+    voc = PALETTES["voc"]
+    want = render_overlay(frame, mask, voc, mode, opacity, keep, mirror=mirror).astype(int)
+    got = _draw(page, "overlay", frame, mask, mode, opacity, keep, mirror).astype(int)
     assert got.shape == want.shape
     diff = np.abs(got - want).max(-1)
     # the browser's blend rounds on its own: a level or two, never a wrong class colour
     assert np.mean(diff > 2) < 0.002, f"{np.mean(diff > 2):.4f} of pixels differ by more than 2"
     assert diff.mean() < 1.0
-    exact = _draw(page, "canvas", frame, mask, mode, opacity, keep).astype(int)
+    exact = _draw(page, "canvas", frame, mask, mode, opacity, keep, mirror).astype(int)
     assert np.array_equal(exact, want)  # the per-pixel renderer is exact
