@@ -1,9 +1,11 @@
 """Take docs/img/page.png: the standalone page in headless Chromium with the fake webcam.
 
-    python benchmarks/screenshot.py [--weights random] [--viz filled] [--out docs/img/page.png]
+    python benchmarks/screenshot.py [--profile person] [--weights pretrained] [--viz filled]
+                                    [--out docs/img/page.png]
 
 Uses the end-to-end harness (segwidget.bench.harness): a real `segwidget serve` on a loopback port,
-Debian's Chromium, a Y4M clip of scikit-image photos as the camera.
+Debian's Chromium, and as the camera a Y4M clip of scikit-image's astronaut moving on a plain
+background (the person profile: a real segmentation) or, for the other profiles, of three photos.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from pathlib import Path
 
 from segwidget.bench.harness import wait_until
 from segwidget.bench.harness.browser import launch_chromium
+from segwidget.bench.harness.person import make_person_clip
 from segwidget.bench.harness.util import chromium_path
-from segwidget.bench.harness.video import default_fake_video
+from segwidget.bench.harness.video import default_fake_video, sample_photos
 from segwidget.server.background import BackgroundServer
 from segwidget.server.config import ServerConfig
 
@@ -25,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", default="random")
+    parser.add_argument("--profile", default="person")
+    parser.add_argument("--weights", default="pretrained", help="'random' for untrained ones")
     parser.add_argument("--viz", default="filled")
     parser.add_argument("--frames", type=int, default=60, help="frames to wait for")
     parser.add_argument("--out", default=str(ROOT / "docs" / "img" / "page.png"))
@@ -37,14 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        video = default_fake_video(Path(tmp) / "webcam.y4m")
+        clip = Path(tmp) / "webcam.y4m"
+        if args.profile == "person":
+            video = make_person_clip(clip, sample_photos()["astronaut"]).video
+        else:
+            video = default_fake_video(clip)
         token = "screenshot-token"
-        config = ServerConfig(host="127.0.0.1", port=0, weights=args.weights, token=token)
+        config = ServerConfig(
+            host="127.0.0.1", port=0, profile=args.profile, weights=args.weights, token=token
+        )
         with BackgroundServer(config).start() as srv, sync_playwright() as pw:
             ctx = launch_chromium(pw, chromium, video.path, Path(tmp) / "profile")
             page = ctx.new_page()
             page.set_viewport_size({"width": 1100, "height": 820})
-            page.goto(f"{srv.url}&autostart=1")
+            page.goto(f"{srv.url}&autostart=1&profile={args.profile}&mirror=0")
 
             def frames() -> int:
                 sessions = [c.session for c in srv.state.connections if c.session]
