@@ -8,7 +8,7 @@ page, with a fake webcam of the astronaut moving left to right on a plain backgr
   distance she moves in the pipeline's latency), against the engine's mask of the video
   frame the canvas shows;
 - in ``blur`` the canvas's background keeps far less high-frequency energy than the video's
-  while her face keeps all of it; the view asked for the confidence buffer to draw it.
+  while her face keeps (nearly) all of it; the view asked for the confidence buffer.
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ def blur_check(engine, clip):
         video = clip.video.frames[index]
         r = blur_ratios(rgba, video, person_region(engine, video), clip.face(index))
         r["frame"] = index
-        return r["background"] < 0.3 and r["face"] > 0.8, r
+        # (the nearest frame to a blurred canvas may be a pixel or two off: the face's
+        # energy ratio is then a little under 1, the background's far below either way)
+        return r["background"] < 0.3 and r["face"] > 0.6, r
 
     return check
 
