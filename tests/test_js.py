@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -337,3 +338,22 @@ def test_widget_effects_confidence_buffer_mirror_and_legend_click(widget_page):
     page.click(".sw-legend-item[data-label='thing']")
     assert page.evaluate("() => model.get('class_filter')") == []
     assert page.errors == []
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_toolbar_lists_every_colormap_python_has():
+    from segwidget.labels import COLORMAPS
+
+    script = (
+        "const m = await import(process.argv[1]);"
+        "process.stdout.write(JSON.stringify(m.COLORMAPS));"
+    )
+    url = (ROOT / "js" / "src" / "controls.js").as_uri()
+    proc = subprocess.run(
+        [NODE, "--input-type=module", "-e", script, url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert tuple(json.loads(proc.stdout)) == COLORMAPS

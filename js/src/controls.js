@@ -15,7 +15,7 @@ const VIZ_LABELS = {
   replace: "Replace",
   confidence: "Confidence",
 };
-const COLORMAPS = ["voc", "ade20k", "cityscapes", "custom"];
+export const COLORMAPS = ["voc", "ade20k", "cityscapes", "person", "custom"]; // labels.COLORMAPS (test_js checks)
 export const DEFAULT_PROFILES = ["fast", "balanced", "accurate"];
 
 /**
