@@ -345,8 +345,7 @@ def test_toolbar_lists_every_colormap_python_has():
     from segwidget.labels import COLORMAPS
 
     script = (
-        "const m = await import(process.argv[1]);"
-        "process.stdout.write(JSON.stringify(m.COLORMAPS));"
+        "const m = await import(process.argv[1]);process.stdout.write(JSON.stringify(m.COLORMAPS));"
     )
     url = (ROOT / "js" / "src" / "controls.js").as_uri()
     proc = subprocess.run(
