@@ -832,3 +832,23 @@ def test_options_message_over_the_comm(make_widget, jpegs):
     header, buffers = result_for(w, 1)
     assert "confidence" not in header  # the fast profile has none to send
     assert len(buffers) == 1
+
+
+def test_person_results_carry_the_confidence_buffer_when_asked(make_widget, jpegs):
+    w = make_widget(profile="person", viz_mode="blur")
+    send_frame(w, 1, jpegs["astronaut"])
+    header, buffers = result_for(w, 1)
+    assert "confidence" not in header  # not asked yet: the mask only
+    assert len(buffers) == 1
+    comm_msg(w, {"type": "options", "confidence": True})
+    send_frame(w, 2, jpegs["astronaut"])
+    header, buffers = result_for(w, 2)
+    c = header["confidence"]
+    assert (c["width"], c["height"]) == (header["mask"]["width"], header["mask"]["height"])
+    assert len(buffers) == 2
+    conf = decode_mask(buffers[1], c["width"], c["height"], c["encoding"])
+    r = delivered(w, 2)
+    np.testing.assert_array_equal(conf, r.confidence)
+    assert r.alpha is not None  # smoothed: blur is on
+    assert r.alpha.shape == conf.shape
+    assert conf[r.mask == 1].mean() > 128 > conf[r.mask == 0].mean()
