@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import queue
@@ -187,6 +188,14 @@ class Recording:
             raise self._error
         assert self._result is not None
         return self._result
+
+    def __await__(self):
+        """``await rec``: :meth:`wait` on a thread, so the caller's event loop keeps running.
+
+        In a notebook the kernel receives the view's frames on its event loop: a blocking
+        ``wait()`` in a cell stops them for as long as it waits, ``await rec`` does not.
+        """
+        return asyncio.get_running_loop().run_in_executor(None, self.wait).__await__()
 
     def __repr__(self) -> str:
         state = "done" if self.done() else "recording"

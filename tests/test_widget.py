@@ -852,3 +852,27 @@ def test_person_results_carry_the_confidence_buffer_when_asked(make_widget, jpeg
     assert r.alpha is not None  # smoothed: blur is on
     assert r.alpha.shape == conf.shape
     assert conf[r.mask == 1].mean() > 128 > conf[r.mask == 0].mean()
+
+
+def test_awaiting_a_recording_leaves_the_event_loop_free(make_widget, jpegs, tmp_path):
+    """The frames reach the kernel on its event loop: while a cell awaits the recording they
+    keep coming (here they stop the recording), where a blocking wait() would hang."""
+    import asyncio
+
+    w = make_widget()
+
+    async def main():
+        rec = w.record(tmp_path / "awaited.mp4", seconds=None)
+
+        async def feed():
+            for seq in (1, 2, 3):
+                send_frame(w, seq, jpegs["astronaut"])
+                await asyncio.to_thread(result_for, w, seq)
+            rec.stop()
+
+        done, _ = await asyncio.wait_for(asyncio.gather(rec, feed()), TIMEOUT)
+        return done
+
+    result = asyncio.run(main())
+    assert result.path == tmp_path / "awaited.mp4"
+    assert result.frames == 3
