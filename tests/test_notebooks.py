@@ -9,6 +9,7 @@ import anywidget
 import nbformat
 import pytest
 
+from segwidget.render import VIZ_MODES
 from segwidget.widget import SegWidget
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -37,14 +38,33 @@ def test_quickstart_shows_every_feature():
     base = set(anywidget.AnyWidget.class_trait_names())
     traits = [n for n in SegWidget.class_trait_names(sync=True) if n not in base]
     traits.remove("source_kind")  # derived from source=
-    # The background effects' settings (README, API reference): the notebook's effects cells
-    # come with its next revision, by the notebook's owner; remove this line then.
-    traits = [n for n in traits if n not in ("background", "smoothing", "mirror")]
-    methods = ["latest(", "overlay(", "snapshot(", "on_result(", "record(", "wait(", "close("]
+    methods = ["latest(", "overlay(", "snapshot(", "on_result(", "record(", "await rec", "close("]
     missing = [n for n in traits if f"w.{n}" not in code and f'"{n}"' not in code]
     missing += [m for m in methods if m not in code]
-    missing += [s for s in ("source=frames", "source=0", 'source="clip.mp4"') if s not in code]
+    missing += [f'"{mode}"' for mode in VIZ_MODES if f'"{mode}"' not in code]
+    missing += [s for s in ("source=frames", "source=0", "source=") if s not in code]
     assert not missing, f"quickstart.ipynb does not show {missing}"
+
+
+def test_quickstart_starts_offline_and_shares_one_install_and_weights_choice():
+    """The first cell runs the shipped person model; every widget takes the same WEIGHTS; the
+    install line is the README's; what the notebook writes goes to output/ (git-ignored)."""
+    nb = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert 'SegWidget(profile="person", weights=WEIGHTS)' in code[0]
+    made = [line for c in code for line in c.splitlines() if "SegWidget(" in line]
+    assert all("weights=WEIGHTS" in line for line in made if not line.lstrip().startswith("#"))
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    install = next(line for line in readme.splitlines() if "pip install torch" in line)
+    text = "\n".join(c.source for c in nb.cells)
+    assert install in text
+    assert "pip install -e .\n" not in text  # no second, different install instruction
+    writes = [
+        line for c in code for line in c.splitlines() if "snapshot(" in line or "record(" in line
+    ]
+    assert writes
+    assert all("OUT /" in line for line in writes), writes
+    assert "/notebooks/output/" in (NOTEBOOKS.parent / ".gitignore").read_text()
 
 
 def test_colab_notebook_keeps_colab_packages():
