@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_arguments(serve)
         serve.set_defaults(func=run)
+    from .cluster.cli import add_parser as add_cluster_parser
+
+    add_cluster_parser(sub)
     return parser
 
 

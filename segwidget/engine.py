@@ -145,6 +145,13 @@ class Engine:
             return self.profile.shipped_for(height, width).name
         return self.profile.model
 
+    def infer_batch(self, x: np.ndarray) -> np.ndarray:
+        """The masks (uint8 ``N x H x W``) of a uint8 ``N x 3 x H x W`` batch of frames already
+        at model size (the cluster's replicas). The exports take one frame at a time, so the
+        frames run one by one; a batch axis in the exports would make this one call."""
+        with self._lock:
+            return np.stack([self._run(x[i : i + 1])[0] for i in range(len(x))])
+
     def segment(self, rgb: np.ndarray, size: int | None = None) -> SegResult:
         """Segment an ``H x W x 3`` uint8 RGB frame; ``size`` overrides the model's long
         side for this frame (adaptive quality; at most :attr:`input_size`)."""

@@ -72,3 +72,16 @@ class GpuOutOfMemoryError(SegwidgetError, RuntimeError):
     """The GPU ran out of memory during an inference, even after its cache was freed."""
 
     code = "GPU_OUT_OF_MEMORY"
+
+
+class ClusterUnavailableError(SegwidgetError, RuntimeError):
+    """The Ray Serve model tier cannot be reached or failed a frame (docs/SCALING.md).
+
+    Recoverable mid-stream (the session retries on its next frame); not at start.
+    """
+
+    code = "CLUSTER_UNAVAILABLE"
+
+    def __init__(self, message: str, recoverable: bool = True):
+        super().__init__(message)
+        self.recoverable = recoverable

@@ -1,0 +1,244 @@
+"""The model tier on a real (local, CPU-only) Ray Serve cluster, started once for the module.
+
+Two tiny replicas with random weights; sessions stream through ``RemoteEngine`` exactly as the
+transports use it. Waits are on conditions with deadlines, never on fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray", reason="needs ray[serve]: pip install 'segwidget[cluster]'")
+serve = pytest.importorskip("ray.serve")
+
+from segwidget.cluster import connect  # noqa: E402
+from segwidget.cluster.client import (  # noqa: E402
+    RemoteEngine,
+    clear_remote_engines,
+    get_remote_engine,
+)
+from segwidget.cluster.config import DeployOptions, app_name  # noqa: E402
+from segwidget.cluster.manage import deploy, shutdown  # noqa: E402
+from segwidget.engine import Engine  # noqa: E402
+from segwidget.errors import ClusterUnavailableError  # noqa: E402
+from segwidget.preprocess import encode_jpeg  # noqa: E402
+from segwidget.scheduler import Scheduler  # noqa: E402
+from segwidget.stream import Frame, Session  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+
+APP = app_name("fast")
+OPTIONS = DeployOptions(
+    replicas=2,
+    cpus_per_replica=0.5,
+    weights="random",
+    backend="onnxruntime",
+    max_batch=8,
+    batch_wait_ms=40,  # long enough on 2 busy cores for frames of 8 clients to meet
+    health_check_period_s=1.0,
+)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    connect.start_local(num_cpus=2)
+    try:
+        deploy(OPTIONS, timeout_s=240)
+        yield "auto"
+    finally:
+        clear_remote_engines()
+        serve.shutdown()
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def frames(photos):
+    """Six distinct 640x480 JPEGs (4:3 is a bucket shape: no letterboxing, exact masks)."""
+    out = []
+    for img in photos.values():
+        small = cv2.resize(img, (640, 480), interpolation=cv2.INTER_AREA)
+        out += [encode_jpeg(small), encode_jpeg(np.ascontiguousarray(small[:, ::-1]))]
+    return out
+
+
+class Client:
+    """One session streaming like a browser: the next frame goes once a reply came back."""
+
+    def __init__(self, scheduler, frames, name, engine):
+        self.frames, self.results, self.errors = frames, [], []
+        self.cond = threading.Condition()
+        self.running = True
+        self.seq = 0
+        # adapt=False: full-size frames, so masks compare with a local engine's
+        self.session = Session(self, scheduler, "fast", engine=engine, name=name, adapt=False)
+
+    def start(self):
+        self._next()
+
+    def _next(self):
+        if self.running:
+            self.seq += 1
+            self.session.submit(Frame(self.seq, jpeg=self.frames[self.seq % len(self.frames)]))
+
+    def _add(self, where, item):
+        with self.cond:
+            where.append(item)
+            self.cond.notify_all()
+
+    def on_result(self, session, frame, result):
+        self._add(self.results, (frame.seq, result))
+        self._next()
+
+    def on_error(self, session, frame, error):
+        self._add(self.errors, (frame.seq if frame else None, error))
+        # a camera keeps its pace (here 10 FPS) while the tier is down, it does not spin
+        threading.Timer(0.1, self._next).start()
+
+    def on_stats(self, session, stats): ...
+    def on_loading(self, session, profile): ...
+
+    def on_ready(self, session, engine):
+        self._next()
+
+    def wait(self, predicate, timeout=120):
+        with self.cond:
+            assert self.cond.wait_for(predicate, timeout), (
+                f"{self.session.name}: timed out with {len(self.results)} results, "
+                f"errors {self.errors[-3:]}"
+            )
+
+    def stop(self):
+        self.running = False
+        self.session.close()
+
+
+@pytest.fixture
+def clients(cluster, frames):
+    engine = get_remote_engine("fast", cluster)
+    scheduler = Scheduler(workers=engine.concurrency)  # frames of many sessions in flight
+    made = []
+
+    def make(n):
+        for i in range(n):
+            c = Client(scheduler, frames, f"client-{i}", engine)
+            made.append(c)
+        for c in made[-n:]:
+            c.start()
+        return made[-n:]
+
+    yield make
+    for c in made:
+        c.stop()
+    scheduler.stop()
+
+
+def test_two_replicas_batch_across_sessions_and_match_a_local_engine(clients, frames):
+    group = clients(8)
+    for c in group:
+        c.wait(lambda c=c: len(c.results) >= 6)
+    results = [r for c in group for _, r in c.results]
+    assert not [e for c in group for e in c.errors]
+    assert {r.extra["replica"] for r in results} == set(_replica_ids())  # both served
+    assert len(set(_replica_ids())) == 2
+    batches = [r.extra["batch"] for r in results]
+    assert max(batches) > 1, f"no batch formed across 8 sessions: {batches}"
+    local = Engine("fast", weights="random", backend="onnxruntime")
+    for c in group:
+        for seq, r in c.results[:3]:
+            want = local.segment_jpeg(c.frames[seq % len(c.frames)]).mask
+            assert r.mask.shape == want.shape
+            assert np.array_equal(r.mask, want)
+    stats = group[0].session.engine.cluster_stats()
+    assert stats["replicas"] == 2
+    assert not stats["degraded"]
+    assert {row["replica"] for row in stats["per_replica"]} == set(_replica_ids())
+    assert all(row["requests"] > 0 and row["mean_batch"] >= 1 for row in stats["per_replica"])
+
+
+def test_another_cluster_address_is_refused_by_name(cluster):
+    with pytest.raises(ClusterUnavailableError, match=r"127\.0\.0\.1:9") as info:
+        RemoteEngine("fast", cluster="127.0.0.1:9")
+    assert not info.value.recoverable
+
+
+def test_a_killed_replica_costs_at_most_the_frames_in_flight(clients):
+    group = clients(4)
+    for c in group:
+        c.wait(lambda c=c: len(c.results) >= 2)
+    before = set(_replica_ids())
+    victim = sorted(before)[0]
+    counts = [len(c.results) for c in group]
+    ray.kill(_replica_actor(victim), no_restart=True)
+    for c, n in zip(group, counts, strict=True):  # every session keeps receiving results
+        c.wait(lambda c=c, n=n: len(c.results) >= n + 4)
+    # Serve brings the replica back: two running again, one of them new
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = connect.serve_state([APP])[APP]
+        now = set(_replica_ids())
+        if state["running"] == 2 and len(now - before) >= 1:
+            break
+        _wait_a_little()
+    else:
+        pytest.fail(f"the killed replica was not replaced: {state}, {now}")
+    lost = [e for c in group for e in c.errors]
+    assert len(lost) <= len(group)  # each session has one frame in flight at most
+    for _, err in lost:
+        assert isinstance(err, ClusterUnavailableError)
+        assert err.recoverable
+    for c in group:  # sessions carry on after the replacement too
+        n = len(c.results)
+        c.wait(lambda c=c, n=n: len(c.results) >= n + 2)
+
+
+def test_tier_lost_mid_stream_gives_recoverable_errors_then_resumes(clients):
+    (client,) = clients(1)
+    client.wait(lambda: len(client.results) >= 2)
+    shutdown(["fast"])
+    client.wait(lambda: len(client.errors) >= 1)
+    _, err = client.errors[0]
+    assert isinstance(err, ClusterUnavailableError)
+    assert err.recoverable
+    assert f"at auto ({APP})" in str(err)
+    engine = get_remote_engine("fast", "auto")
+    assert engine.cluster_stats()["degraded"]
+    n = len(client.results)
+    deploy(dataclasses.replace(OPTIONS, replicas=1), timeout_s=240)
+    client.wait(lambda: len(client.results) >= n + 3, timeout=120)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _replica_actors() -> dict[str, str]:
+    out = {}
+    for a in ray.util.list_named_actors(all_namespaces=True):
+        name = a["name"]
+        if name.startswith("SERVE_REPLICA::") and f"{APP}#" in name:
+            out[name.rsplit("#", 1)[-1]] = name
+    return out
+
+
+def _replica_ids() -> list[str]:
+    """Replicas Serve has running now (dead ones leave the named-actor list)."""
+    alive = []
+    for rid, name in _replica_actors().items():
+        try:
+            ray.get_actor(name, namespace="serve")
+            alive.append(rid)
+        except ValueError:
+            pass
+    return alive
+
+
+def _replica_actor(replica_id: str):
+    return ray.get_actor(_replica_actors()[replica_id], namespace="serve")
+
+
+def _wait_a_little() -> None:
+    """Pause between polls of Serve's state (the controller offers no event to wait on)."""
+    threading.Event().wait(0.25)

@@ -1,0 +1,213 @@
+"""The model tier's pure parts, without a Ray cluster: buckets, deploy options and Serve
+config (GPU placement included), the CLI, and that nothing imports Ray unless a cluster is
+used."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segwidget.cluster.buckets import (
+    PAD_RGB,
+    bucket_shapes,
+    choose_bucket,
+    letterbox,
+    unletterbox,
+)
+from segwidget.cluster.config import (
+    DeployOptions,
+    app_name,
+    deployment_options,
+    dump_config,
+    engine_args,
+    parse_autoscale,
+    serve_config,
+)
+from segwidget.profiles import PROFILES, input_hw
+
+ROOT = Path(__file__).resolve().parent.parent
+HAS_RAY = importlib.util.find_spec("ray") is not None
+
+
+# -- buckets ------------------------------------------------------------------------------
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_common_webcam_aspects_are_buckets_and_need_no_padding(profile):
+    p = PROFILES[profile]
+    buckets = bucket_shapes(p.cpu_size, p.multiple)
+    for h, w in [(480, 640), (720, 1280), (1080, 1920), (640, 480), (1280, 720), (500, 500)]:
+        hw = input_hw(h, w, p.cpu_size, p.multiple)
+        assert choose_bucket(hw, buckets) == hw
+
+
+def test_odd_aspects_go_to_the_smallest_bucket_that_holds_them():
+    buckets = bucket_shapes(320, 16)
+    hw = input_hw(1000, 1500, 320, 16)  # 3:2, between 16:9 and 4:3
+    bucket = choose_bucket(hw, buckets)
+    assert bucket == input_hw(3, 4, 320, 16)
+    assert bucket[0] >= hw[0]
+    assert bucket[1] >= hw[1]
+    assert choose_bucket(input_hw(480, 640, 320, 16), buckets) == bucket  # they batch together
+    # adaptive quality's smaller sizes have buckets of their own: no padding either
+    small = input_hw(480, 640, 192, 16)
+    assert choose_bucket(small, bucket_shapes(192, 16)) == small
+
+
+def test_a_shape_no_bucket_holds_is_its_own_batch():
+    assert choose_bucket((400, 400), [(240, 320), (320, 320)]) == (400, 400)
+
+
+def test_letterbox_centres_and_unletterbox_restores():
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 255, (208, 320, 3), np.uint8)
+    padded, (top, left) = letterbox(img, (240, 320))
+    assert padded.shape == (240, 320, 3)
+    assert (top, left) == (16, 0)
+    assert np.array_equal(padded[top : top + 208], img)
+    assert (padded[:top] == PAD_RGB).all()
+    assert (padded[top + 208 :] == PAD_RGB).all()
+    mask = padded[..., 0]  # any bucket-sized array: the image's part comes back exactly
+    assert np.array_equal(unletterbox(mask, (208, 320), (top, left)), img[..., 0])
+    same, off = letterbox(img, (208, 320))
+    assert same is img
+    assert off == (0, 0)
+    with pytest.raises(ValueError, match="does not fit"):
+        letterbox(img, (100, 320))
+
+
+# -- options and Serve config -------------------------------------------------------------
+def test_gpu_placement_batching_and_replicas_in_deployment_options():
+    opts = DeployOptions(gpus_per_replica=0.5, replicas=3, max_batch=4, batch_wait_ms=20)
+    d = deployment_options(opts)
+    assert d["ray_actor_options"] == {"num_cpus": 1.0, "num_gpus": 0.5}
+    assert d["num_replicas"] == 3
+    assert "autoscaling_config" not in d
+    assert d["user_config"] == {"max_batch_size": 4, "batch_wait_timeout_s": 0.02}
+    assert d["max_ongoing_requests"] >= 4
+    cpu = deployment_options(DeployOptions())
+    assert "num_gpus" not in cpu["ray_actor_options"]  # Serve then hides the GPUs: CPU engine
+
+
+def test_autoscale_replaces_fixed_replicas():
+    d = deployment_options(DeployOptions(autoscale=parse_autoscale("0:4"), max_batch=6))
+    assert "num_replicas" not in d
+    assert d["autoscaling_config"]["min_replicas"] == 0
+    assert d["autoscaling_config"]["max_replicas"] == 4
+    assert d["autoscaling_config"]["target_ongoing_requests"] == 6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"profiles": ("nope",)}, "unknown profile"),
+        ({"replicas": 0}, "replicas"),
+        ({"autoscale": (3, 1)}, "autoscale"),
+        ({"max_batch": 0}, "max_batch"),
+        ({"batch_wait_ms": -1}, "batch_wait_ms"),
+        ({"max_batch": 8, "max_ongoing_requests": 4}, "max_ongoing_requests"),
+        ({"gpus_per_replica": -1}, "gpus"),
+    ],
+)
+def test_bad_options_are_refused_clearly(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DeployOptions(**kwargs)
+
+
+def test_parse_autoscale_errors():
+    with pytest.raises(ValueError, match="MIN:MAX"):
+        parse_autoscale("4")
+
+
+def test_serve_config_has_one_application_per_profile():
+    opts = DeployOptions(profiles=("fast", "accurate"), gpus_per_replica=1, weights="random")
+    cfg = serve_config(opts)
+    assert cfg["proxy_location"] == "Disabled"
+    names = [a["name"] for a in cfg["applications"]]
+    assert names == [app_name("fast"), app_name("accurate")]
+    accurate = cfg["applications"][1]
+    assert (
+        accurate["args"]
+        == engine_args(opts, "accurate")
+        == {
+            "profile": "accurate",
+            "weights": "random",
+        }
+    )
+    assert accurate["deployments"][0]["ray_actor_options"]["num_gpus"] == 1
+    import yaml
+
+    assert yaml.safe_load(dump_config(cfg)) == cfg
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="needs ray[serve]: pip install 'segwidget[cluster]'")
+def test_serve_config_validates_against_serves_schema():
+    from ray.serve.schema import ServeDeploySchema
+
+    cfg = serve_config(DeployOptions(profiles=("fast", "balanced"), autoscale=(1, 4)))
+    schema = ServeDeploySchema.model_validate(cfg)
+    assert [a.name for a in schema.applications] == ["segwidget-fast", "segwidget-balanced"]
+
+
+def test_cluster_cli_writes_a_config_file(tmp_path, capsys):
+    from segwidget.cli import main
+
+    out = tmp_path / "segwidget-serve.yaml"
+    assert main(["cluster", "config", "--profile", "fast", "--gpus-per-replica", "1",
+                 "--max-batch", "4", "-o", str(out)]) == 0  # fmt: skip
+    import yaml
+
+    cfg = yaml.safe_load(out.read_text())
+    dep = cfg["applications"][0]["deployments"][0]
+    assert dep["ray_actor_options"]["num_gpus"] == 1
+    assert dep["user_config"]["max_batch_size"] == 4
+    assert main(["cluster", "deploy", "--max-batch", "0"]) == 2
+    assert "max_batch" in capsys.readouterr().err
+
+
+# -- no Ray unless a cluster is used ----------------------------------------------------
+def test_segwidget_and_a_local_engine_never_import_ray():
+    code = (
+        "import sys, segwidget, segwidget.cli, segwidget.cluster, segwidget.cluster.client\n"
+        "from segwidget.engine import Engine\n"
+        "segwidget.cli.build_parser()\n"
+        "e = Engine('fast', weights='random')\n"
+        "e.segment(__import__('numpy').zeros((48, 64, 3), 'uint8'))\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="needs ray[serve]: pip install 'segwidget[cluster]'")
+def test_unreachable_cluster_at_start_names_the_address():
+    code = (
+        "from segwidget.cluster.client import RemoteEngine\n"
+        "from segwidget.errors import ClusterUnavailableError\n"
+        "try:\n"
+        "    RemoteEngine('fast', cluster='127.0.0.1:9')\n"
+        "except ClusterUnavailableError as exc:\n"
+        "    assert not exc.recoverable\n"
+        "    print('ERROR', exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert "ERROR cannot reach the Ray cluster at 127.0.0.1:9" in out
+
+
+def test_engine_infer_batch_gives_each_frames_own_mask(fast_engine, photos):
+    from segwidget.preprocess import resize, to_nchw
+
+    h, w = fast_engine.model_hw(480, 640)
+    frames = [resize(img, h, w) for img in photos.values()]
+    masks = fast_engine.infer_batch(np.concatenate([to_nchw(f) for f in frames]))
+    assert masks.shape == (len(frames), h, w)
+    for frame, mask in zip(frames, masks, strict=True):
+        assert np.array_equal(mask, fast_engine.segment(frame).mask)
