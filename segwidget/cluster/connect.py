@@ -116,6 +116,8 @@ def start_local(num_cpus: int, attempts: int = 3) -> None:
             ray.init(
                 num_cpus=num_cpus,
                 include_dashboard=False,
+                # A local test cluster talks over loopback only, not the machine's own address.
+                _node_ip_address="127.0.0.1",
                 namespace=NAMESPACE,
                 log_to_driver=False,
             )
