@@ -190,6 +190,7 @@ export function mountPage(el, loc = window.location) {
     status.dataset.state = state;
   };
   let fromServer = false;
+  let reconnecting = false;
   let colormapChosen = !!store.get("colormap");
 
   /** @type {ReturnType<typeof createSession> | null} */
@@ -199,6 +200,9 @@ export function mountPage(el, loc = window.location) {
       setStatus("connected", "open");
       if (session) session.banner.clear("transport");
       transport.send(initMessage(store));
+      // after a reconnect the server is a new session: give it this page's settings again
+      if (reconnecting) transport.send(updateVizMessage(store));
+      reconnecting = true;
     },
     onClose() {
       setStatus("reconnecting…", "closed");
