@@ -67,14 +67,14 @@ def serve(
     (``backend``, ``device``, ``max_clients``, ``token``, ...). The default profile is loaded
     before this returns, so a missing weight fails here, with its explanation.
     """
-    from .engine import get_engine
     from .server.background import BackgroundServer
     from .server.config import ServerConfig
+    from .stream import load_engine
     from .transports import security
 
     config.setdefault("token", security.resolve_token("auto", "127.0.0.1"))
     cfg = ServerConfig(host="127.0.0.1", port=port, profile=profile, weights=weights, **config)
-    engine = get_engine(profile, **cfg.engine_kwargs)
+    engine = load_engine(profile, **cfg.engine_kwargs)
     background = BackgroundServer(cfg)
     background.state.engines[profile] = dict(engine.info)
     suffix = f"/?token={cfg.token}" if cfg.token else "/"

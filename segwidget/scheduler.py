@@ -53,6 +53,10 @@ class _Job:
 class Scheduler:
     """Worker thread(s) serving sessions round-robin, newest frame first, one frame per turn.
 
+    A session is in one worker's hands at a time (its frames stay in order, at most one in
+    process); several workers serve several sessions at once, which a remote engine batches
+    (:meth:`ensure_workers`, ``RemoteEngine.concurrency``).
+
     A watchdog (``inference_timeout_s``; None: off) reports an inference running longer as a
     recoverable ``INFERENCE_TIMEOUT`` to its session, sets that engine aside until the call
     returns (its late outcome is discarded), and starts a replacement worker, so sessions on
@@ -73,6 +77,8 @@ class Scheduler:
         self._clock = clock
         self._ready: collections.deque[Served] = collections.deque()
         self._queued: set[int] = set()
+        self._busy: dict[int, threading.Thread] = {}  # session -> the worker holding it
+        self._again: set[int] = set()  # busy sessions notified meanwhile: re-queued when done
         self._cond = threading.Condition()
         self._stopped = False
         self._stop = threading.Event()
@@ -95,6 +101,13 @@ class Scheduler:
         with self._cond:
             return list(self._threads)
 
+    def ensure_workers(self, n: int) -> None:
+        """Grow to at least ``n`` live worker threads (never shrinks): a remote engine wants
+        frames of several sessions in flight at once so its replicas can batch them."""
+        with self._cond:
+            while not self._stopped and len(self._threads) < n:
+                self._spawn()
+
     def _spawn(self) -> None:
         t = threading.Thread(
             target=self._work, name=f"{self.name}-worker-{self._spawned}", daemon=True
@@ -105,6 +118,9 @@ class Scheduler:
 
     def notify(self, session: Served) -> None:
         with self._cond:
+            if id(session) in self._busy:
+                self._again.add(id(session))  # its worker re-queues it when done
+                return
             if id(session) not in self._queued and not session.closed:
                 self._queued.add(id(session))
                 self._ready.append(session)
@@ -115,6 +131,7 @@ class Scheduler:
             if id(session) in self._queued:
                 self._queued.discard(id(session))
                 self._ready.remove(session)
+            self._again.discard(id(session))
 
     def _next(self) -> Served | None:
         """The next ready session whose engine is not wedged (those wait their turn)."""
@@ -124,18 +141,36 @@ class Scheduler:
                     if session.engine is None or id(session.engine) not in self._wedged:
                         del self._ready[i]
                         self._queued.discard(id(session))
+                        self._busy[id(session)] = threading.current_thread()
                         return session
                 self._cond.wait()
             return None
 
     def _work(self) -> None:
         while (session := self._next()) is not None:
-            served = self._serve(session)
+            try:
+                served = self._serve(session)
+            finally:
+                again = self._release(session)
+            if again:
+                self.notify(session)  # a frame came while this worker held it
             # Idle, this worker must not keep the last session (its sink, widget, frames)
             # alive: found by the widget-close test.
             del session
             if not served:
                 return
+
+    def _release(self, session: Served) -> bool:
+        """Let go of ``session`` (unless the watchdog already did); True if it was notified
+        while held."""
+        with self._cond:
+            if self._busy.get(id(session)) is not threading.current_thread():
+                return False
+            del self._busy[id(session)]
+            if id(session) in self._again:
+                self._again.discard(id(session))
+                return True
+            return False
 
     def _serve(self, session: Served) -> bool:
         """Segment ``session``'s newest frame; False if the watchdog gave up on this worker."""
@@ -195,9 +230,16 @@ class Scheduler:
                     self._threads.remove(thread)
                     self._wedged[id(job.engine)] = job
                     expired.append(job)
+                    if self._busy.get(id(job.session)) is thread:
+                        # free for another worker: after a switch it may stream on
+                        del self._busy[id(job.session)]
+                        self._again.add(id(job.session))
                     if not self._stopped:
                         self._spawn()
         for job in expired:
+            if id(job.session) in self._again:
+                self._again.discard(id(job.session))
+                self.notify(job.session)
             log.error(
                 "%s: frame %s still in inference after %.0f s; engine set aside",
                 job.session.name,

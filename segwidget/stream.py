@@ -20,7 +20,7 @@ import numpy as np
 from .adapt import DEFAULT_BUDGET_MS, Controller, ladder
 from .engine import Engine, SegResult, get_engine
 from .errors import ProtocolError, SegwidgetError
-from .preprocess import decode_i420
+from .preprocess import DEFAULT_MAX_SIDE, decode_i420, decode_jpeg
 from .protocol import encode_mask
 from .scheduler import Scheduler
 from .stats import STATS_PERIOD_S, StreamStats
@@ -63,6 +63,18 @@ class Frame:
     received: float = field(default_factory=time.perf_counter)
 
 
+def load_engine(profile: str, **kwargs: Any) -> Engine:
+    """The one place sessions and servers get an engine: :func:`~segwidget.engine.get_engine`,
+    or with ``cluster=ADDR`` among ``kwargs`` the Ray Serve model tier's shared
+    ``RemoteEngine`` (docs/SCALING.md; Ray is imported only then)."""
+    cluster = kwargs.pop("cluster", None)
+    if cluster:
+        from .cluster.client import get_remote_engine
+
+        return get_remote_engine(profile, cluster, **kwargs)
+    return get_engine(profile, **kwargs)
+
+
 class Sink(Protocol):
     """What a transport does with a session's output. Called on the worker thread."""
 
@@ -102,7 +114,10 @@ def result_message(
     """
     encoding = frame.mask_encoding or encoding
     t0 = time.perf_counter()
-    payload = [encode_mask(result.mask, encoding)]
+    deflated = result.extra.get("deflated")  # a cluster replica's own deflate of this mask
+    payload = [
+        deflated if encoding == "deflate" and deflated else encode_mask(result.mask, encoding)
+    ]
     soft = getattr(result, "confidence", None) if confidence else None
     if soft is not None:
         payload.append(encode_mask(soft, encoding))
@@ -202,7 +217,7 @@ class Session:
         def load() -> None:
             t0 = time.perf_counter()
             try:
-                engine = get_engine(profile, **self.engine_kwargs)
+                engine = load_engine(profile, **self.engine_kwargs)
             except Exception as exc:
                 log.warning("%s: loading profile %r failed: %s", self.name, profile, exc)
                 if token == self._switch_token and not self.closed:
@@ -218,6 +233,8 @@ class Session:
             self.engine, self.profile = engine, profile
             old = self.adapter
             self.adapter = self._controller(engine, old.budget_ms, old.enabled)
+            # a remote engine batches across sessions only with several frames in flight
+            self.scheduler.ensure_workers(getattr(engine, "concurrency", 1))
             self.sink.on_ready(self, engine)
             self.scheduler.notify(self)  # a frame may have waited for the engine
 
@@ -279,6 +296,17 @@ class Session:
         self._model_hw = result.mask.shape[:2]
         return result
 
+    def pixels(self, frame: Frame, result: SegResult) -> np.ndarray | None:
+        """The RGB frame ``result`` was segmented from, for composites and ``Result.frame``.
+
+        A remote engine decodes a JPEG on the cluster and sends back only the mask, so the
+        JPEG is decoded here, once, when a transport needs the pixels (never for masks).
+        """
+        if result.frame is None and frame.jpeg is not None:
+            max_side = getattr(self.engine, "max_side", DEFAULT_MAX_SIDE)
+            result.frame = decode_jpeg(frame.jpeg, max_side)
+        return result.frame
+
     def deliver(self, frame: Frame, outcome: SegResult | Exception) -> None:
         """Hand an :meth:`infer` outcome to the sink: a result, or a recoverable error."""
         if self.closed:
@@ -312,6 +340,9 @@ class Session:
             latency_p95_ms=self.adapter.last_p95,
         )
         stats["slow"] = slow_note(self.profile, stats.get("inference_ms"), info.get("device"))
+        cluster_stats = getattr(self.engine, "cluster_stats", None)
+        if cluster_stats is not None:  # replicas running, degraded and why (RemoteEngine)
+            stats["cluster"] = cluster_stats()
         return stats
 
     def maybe_emit_stats(self, force: bool = False) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 import traitlets as t
 
 from .capture_settings import CaptureSettings
+from .cluster.connect import cluster_from_env
 from .effects import DEFAULT_SMOOTHING, ConfidenceSmoother
 from .engine import LABELS, Engine, SegResult
 from .errors import StreamFailedError
@@ -70,7 +71,9 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
     ``SegWidget(profile="fast", weights="pretrained", backend="auto", source="browser",
     **settings)``. ``source`` may also be a camera index, a video path or URL, or an
     iterable of RGB frames; the kernel then reads the frames. ``settings`` are any of the
-    synced traits below (``viz_mode="contour"``, ``opacity=0.4``, ...).
+    synced traits below (``viz_mode="contour"``, ``opacity=0.4``, ...). ``cluster="HOST:6379"``
+    (default ``$SEGWIDGET_CLUSTER``) runs the model on a Ray Serve cluster instead of in the
+    kernel (``segwidget cluster deploy``; docs/SCALING.md).
 
     The browser's capture loop has advanced settings too (:class:`CaptureSettings`:
     ``max_in_flight``, ``upload_size``, ``frame_encoding``, ``adapt``, ``latency_budget_ms``).
@@ -117,6 +120,7 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         *,
         device: str = "auto",
         input_size: int | None = None,
+        cluster: str | None = None,
         **settings: Any,
     ):
         if profile not in PROFILES:
@@ -152,6 +156,9 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             engine_kwargs["device"] = device
         if input_size is not None:
             engine_kwargs["input_size"] = input_size
+        cluster = cluster_from_env(cluster)  # a Ray Serve model tier (docs/SCALING.md)
+        if cluster:
+            engine_kwargs["cluster"] = cluster
         self._transport = CommTransport(_Hooks(self))
         self._session = Session(
             self._transport,
@@ -388,6 +395,8 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             self.set_trait("error", None)
 
     def _deliver_result(self, frame: Frame, seg: SegResult) -> None:
+        if self._session is not None:
+            self._session.pixels(frame, seg)  # a cluster segments JPEGs without decoding here
         alpha = self._smoother.for_result(seg, self.viz_mode, self.smoothing)
         result = Result.from_seg(frame.seq, frame.t_capture, seg, self.composite, alpha)
         if frame.jpeg is None and self._runner is not None:

@@ -6,6 +6,8 @@ transports use it. Waits are on conditions with deadlines, never on fixed sleeps
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import dataclasses
 import threading
 import time
@@ -28,8 +30,12 @@ from segwidget.cluster.manage import deploy, shutdown  # noqa: E402
 from segwidget.engine import Engine  # noqa: E402
 from segwidget.errors import ClusterUnavailableError  # noqa: E402
 from segwidget.preprocess import encode_jpeg  # noqa: E402
+from segwidget.protocol import decode_mask, pack_ws, unpack_ws  # noqa: E402
 from segwidget.scheduler import Scheduler  # noqa: E402
 from segwidget.stream import Frame, Session  # noqa: E402
+from segwidget.widget import SegWidget  # noqa: E402
+
+websockets = pytest.importorskip("websockets")
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -165,6 +171,107 @@ def test_another_cluster_address_is_refused_by_name(cluster):
     with pytest.raises(ClusterUnavailableError, match=r"127\.0\.0\.1:9") as info:
         RemoteEngine("fast", cluster="127.0.0.1:9")
     assert not info.value.recoverable
+
+
+# -- the transports on the cluster ----------------------------------------------------------
+TOKEN = "cluster-test-token-0123"
+
+
+async def _expect(ws, kind, timeout=60.0, seen=None):
+    """The next ``kind`` message; ``stats`` met on the way are appended to ``seen``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        header, buffers = unpack_ws(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+        if header["type"] == kind:
+            return header, buffers
+        assert header["type"] in ("stats", "loading"), header
+        if header["type"] == "stats" and seen is not None:
+            seen.append(header)
+
+
+def test_segwidget_serve_on_the_cluster_speaks_both_protocols(cluster, frames):
+    from segwidget.server.background import BackgroundServer
+    from segwidget.server.config import ServerConfig
+
+    config = ServerConfig(port=0, weights="random", token=TOKEN, cluster=cluster)
+    server = BackgroundServer(config).start()
+    url = server.base_url.replace("http://", "ws://") + f"/ws?token={TOKEN}"
+    local = Engine("fast", weights="random", backend="onnxruntime")
+    jpeg = frames[0]
+
+    async def go():
+        async with websockets.connect(url, max_size=None, open_timeout=30) as ws:
+            await ws.send(pack_ws({"type": "init", "config": {"binary": True}}))
+            ready, _ = await _expect(ws, "ready")
+            assert ready["info"]["cluster"] == cluster
+            assert ready["info"]["app"] == APP
+            await ws.send(pack_ws({"type": "frame", "seq": 7}, [jpeg]))
+            head, bufs = await _expect(ws, "result")
+            h, w = head["mask"]["height"], head["mask"]["width"]
+            mask = decode_mask(bufs[0], w, h, head["mask"]["encoding"])
+            assert np.array_equal(mask, local.segment_jpeg(jpeg).mask)
+            assert head["timings"]["cluster"] >= 0
+            seen: list[dict] = []
+            for seq in range(8, 80):  # stats come about once a second, after a frame
+                await ws.send(pack_ws({"type": "frame", "seq": seq}, [jpeg]))
+                await _expect(ws, "result", seen=seen)
+                if seen:
+                    break
+            assert seen, "no stats message"
+            assert seen[0]["stats"]["cluster"]["replicas"] >= 1
+            assert seen[0]["stats"]["cluster"]["degraded"] in (True, False)
+
+            await ws.send(pack_ws({"type": "init", "config": {}}))  # the spec's JSON protocol
+            await _expect(ws, "connected")
+            data = base64.b64encode(jpeg).decode()
+            await ws.send(pack_ws({"type": "frame", "data": data, "timestamp": 5.0}))
+            seg, _ = await _expect(ws, "segmentation")
+            png = cv2.imdecode(np.frombuffer(base64.b64decode(seg["data"]), np.uint8), -1)
+            assert png.shape[:2] == (480, 640)  # the composite over the frame, at its size
+
+    try:
+        asyncio.run(asyncio.wait_for(go(), 120))
+    finally:
+        server.stop()
+
+
+class _Widget(SegWidget):
+    def __init__(self, *args, **kwargs):
+        self.sent, self.cond = [], threading.Condition()
+        super().__init__(*args, **kwargs)
+
+    def send(self, content, buffers=None):
+        with self.cond:
+            self.sent.append((content, [bytes(b) for b in buffers or []]))
+            self.cond.notify_all()
+
+    def wait_for(self, kind, timeout=60):
+        def find():
+            return next((m for m in self.sent if m[0]["type"] == kind), None)
+
+        with self.cond:
+            assert self.cond.wait_for(lambda: find() is not None, timeout), self.sent[-3:]
+            return find()
+
+
+def test_segwidget_on_the_cluster_through_the_comm_path(cluster, frames):
+    w = _Widget(weights="random", cluster=cluster)
+    try:
+        ready, _ = w.wait_for("ready")
+        assert ready["info"]["app"] == APP
+        header = {"type": "frame", "seq": 3, "t_capture": 1.0}
+        w._handle_msg(
+            {"content": {"data": {"method": "custom", "content": header}},
+             "buffers": [memoryview(frames[1])]}
+        )  # fmt: skip
+        head, bufs = w.wait_for("result")
+        h, width = head["mask"]["height"], head["mask"]["width"]
+        want = Engine("fast", weights="random", backend="onnxruntime").segment_jpeg(frames[1])
+        assert np.array_equal(decode_mask(bufs[0], width, h, "deflate"), want.mask)
+        latest = w.latest(timeout=30)
+        assert latest.frame.shape == (480, 640, 3)  # decoded here for r.frame, r.overlay()
+    finally:
+        w.close()
 
 
 def test_a_killed_replica_costs_at_most_the_frames_in_flight(clients):

@@ -1,6 +1,7 @@
 """The model tier's pure parts, without a Ray cluster: buckets, deploy options and Serve
-config (GPU placement included), the CLI, and that nothing imports Ray unless a cluster is
-used."""
+config (GPU placement included), the CLI, the scheduler's cross-session concurrency, the
+``--cluster`` / ``cluster=`` / ``$SEGWIDGET_CLUSTER`` wiring, and that nothing imports Ray
+unless a cluster is used."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,8 @@ from segwidget.cluster.config import (
     serve_config,
 )
 from segwidget.profiles import PROFILES, input_hw
+from segwidget.scheduler import Scheduler
+from segwidget.stream import Frame, Session
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_RAY = importlib.util.find_spec("ray") is not None
@@ -173,9 +177,9 @@ def test_cluster_cli_writes_a_config_file(tmp_path, capsys):
 def test_segwidget_and_a_local_engine_never_import_ray():
     code = (
         "import sys, segwidget, segwidget.cli, segwidget.cluster, segwidget.cluster.client\n"
-        "from segwidget.engine import Engine\n"
+        "from segwidget.stream import load_engine\n"
         "segwidget.cli.build_parser()\n"
-        "e = Engine('fast', weights='random')\n"
+        "e = load_engine('fast', weights='random')\n"
         "e.segment(__import__('numpy').zeros((48, 64, 3), 'uint8'))\n"
         "assert 'ray' not in sys.modules, 'ray was imported'\n"
     )
@@ -187,10 +191,10 @@ def test_segwidget_and_a_local_engine_never_import_ray():
 @pytest.mark.skipif(not HAS_RAY, reason="needs ray[serve]: pip install 'segwidget[cluster]'")
 def test_unreachable_cluster_at_start_names_the_address():
     code = (
-        "from segwidget.cluster.client import RemoteEngine\n"
+        "from segwidget.stream import load_engine\n"
         "from segwidget.errors import ClusterUnavailableError\n"
         "try:\n"
-        "    RemoteEngine('fast', cluster='127.0.0.1:9')\n"
+        "    load_engine('fast', cluster='127.0.0.1:9')\n"
         "except ClusterUnavailableError as exc:\n"
         "    assert not exc.recoverable\n"
         "    print('ERROR', exc)\n"
@@ -211,3 +215,128 @@ def test_engine_infer_batch_gives_each_frames_own_mask(fast_engine, photos):
     assert masks.shape == (len(frames), h, w)
     for frame, mask in zip(frames, masks, strict=True):
         assert np.array_equal(mask, fast_engine.segment(frame).mask)
+
+
+# -- the transports' cluster wiring (no Ray cluster: an address nothing listens on) --------
+@pytest.mark.skipif(not HAS_RAY, reason="needs ray[serve]: pip install 'segwidget[cluster]'")
+def test_segwidget_serve_with_an_unreachable_cluster_exits_naming_it():
+    cmd = [sys.executable, "-m", "segwidget.cli", "serve", "--cluster", "127.0.0.1:9",
+           "--weights", "random", "--port", "0"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SEGWIDGET_CLUSTER", None)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "from the cluster at 127.0.0.1:9" in proc.stdout
+    assert "cannot reach the Ray cluster at 127.0.0.1:9" in proc.stderr
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="needs ray[serve]: pip install 'segwidget[cluster]'")
+def test_segwidget_with_an_unreachable_cluster_from_the_env_shows_the_error():
+    code = (
+        "import threading\n"
+        "from segwidget import SegWidget\n"
+        "w = SegWidget(weights='random')  # cluster: $SEGWIDGET_CLUSTER\n"
+        "done = threading.Event()\n"
+        "w.observe(lambda change: done.set(), names='error')\n"
+        "assert done.wait(60) or w.error is not None, 'no error'\n"
+        "print('ERROR', w.error['code'], w.error['recoverable'], w.error['message'])\n"
+        "w.close()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEGWIDGET_CLUSTER": "127.0.0.1:9"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert "ERROR CLUSTER_UNAVAILABLE False cannot reach the Ray cluster at 127.0.0.1:9" in out
+
+
+def test_cluster_is_an_engine_kwarg_only_when_asked(monkeypatch):
+    import argparse
+
+    from segwidget.server.config import add_arguments, config_from_args
+
+    def config(*argv):
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        return config_from_args(parser.parse_args(list(argv)))
+
+    monkeypatch.delenv("SEGWIDGET_CLUSTER", raising=False)
+    assert config().cluster is None
+    assert "cluster" not in config().engine_kwargs  # without a cluster nothing changes
+    assert config("--cluster", "ray://head:10001").engine_kwargs["cluster"] == "ray://head:10001"
+    monkeypatch.setenv("SEGWIDGET_CLUSTER", "head:6379")
+    assert config().engine_kwargs["cluster"] == "head:6379"
+    assert config("--cluster", "other:6379").cluster == "other:6379"  # the flag wins
+
+
+# -- the scheduler keeps several sessions in flight, each one frame at a time ---------------
+class _SlowEngine:
+    """Stands in for a remote engine: blocks each call until the test releases it."""
+
+    concurrency = 4
+    input_size = 320
+    max_side = 1920
+
+    def __init__(self):
+        self.per_session: dict[int, int] = {}  # calls in flight per session
+        self.peak = 0
+        self.peak_per_session = 0
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        self.all_in = threading.Event()
+        self.info = {}
+        self.profile = PROFILES["fast"]
+
+    def segment(self, rgb, size=None):
+        key = int(rgb[0, 0, 0])  # the session's number, painted into its frames
+        with self.lock:
+            self.per_session[key] = self.per_session.get(key, 0) + 1
+            self.peak_per_session = max(self.peak_per_session, self.per_session[key])
+            self.peak = max(self.peak, sum(self.per_session.values()))
+            if sum(self.per_session.values()) == 3:
+                self.all_in.set()
+        assert self.release.wait(30)
+        with self.lock:
+            self.per_session[key] -= 1
+        raise RuntimeError("done")  # the session reports it; the result does not matter here
+
+
+class _Sink:
+    def __init__(self):
+        self.errors = []
+        self.cond = threading.Condition()
+
+    def on_error(self, session, frame, error):
+        with self.cond:
+            self.errors.append((session.name, frame.seq))
+            self.cond.notify_all()
+
+    def on_result(self, *a): ...
+    def on_stats(self, *a): ...
+    def on_ready(self, *a): ...
+    def on_loading(self, *a): ...
+
+
+def test_scheduler_serves_sessions_concurrently_but_each_one_frame_at_a_time():
+    engine, sink = _SlowEngine(), _Sink()
+    scheduler = Scheduler(inference_timeout_s=0)
+    scheduler.ensure_workers(engine.concurrency)
+    assert len(scheduler.workers) == 4
+    try:
+        sessions = [
+            Session(sink, scheduler, engine=engine, name=f"s{i}", adapt=False) for i in range(3)
+        ]
+        for i, s in enumerate(sessions):
+            s.submit(Frame(seq=0, rgb=np.full((8, 8, 3), i, np.uint8)))
+        assert engine.all_in.wait(30)  # three sessions in flight at once
+        for i, s in enumerate(sessions):  # while busy, a session's next frame waits in its slot
+            s.submit(Frame(seq=1, rgb=np.full((8, 8, 3), i, np.uint8)))
+            assert s.queue_size == 1
+        engine.release.set()
+        with sink.cond:
+            assert sink.cond.wait_for(lambda: len(sink.errors) == 6, 30)
+        assert engine.peak == 3
+        assert engine.peak_per_session == 1  # never two frames of one session at once
+        for s in sessions:
+            assert [q for n, q in sink.errors if n == s.name] == [0, 1]
+    finally:
+        scheduler.stop()

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cluster.connect import cluster_from_env
 from ..hardware import BACKENDS, DEVICES
 from ..preprocess import DEFAULT_MAX_SIDE
 from ..profiles import PROFILES, get_profile
@@ -35,11 +36,12 @@ class ServerConfig:
     rate_limit: float = DEFAULT_RATE_LIMIT  # 0: off
     rate_limit_patience_s: float = 5.0
     pending_results: int = 2  # results waiting to be sent per client before older ones drop
+    cluster: str | None = None  # Ray Serve model tier (docs/SCALING.md); None: this process
     scheduler: Scheduler | None = field(default=None, repr=False)
 
     @property
     def engine_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``get_engine``; defaults left out so pooled engines are shared."""
+        """Keyword arguments for ``load_engine``; defaults left out so pooled engines are shared."""
         kwargs: dict[str, Any] = {"weights": self.weights}
         if self.backend != "auto":
             kwargs["backend"] = self.backend
@@ -49,6 +51,8 @@ class ServerConfig:
             kwargs["input_size"] = self.input_size
         if self.max_side > DEFAULT_MAX_SIDE:
             kwargs["max_side"] = self.max_side
+        if self.cluster:
+            kwargs["cluster"] = self.cluster
         return kwargs
 
     @property
@@ -107,6 +111,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="messages a second per client (0: no limit)",
     )
+    parser.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDR",
+        help="run the models on a Ray Serve cluster (auto, HOST:6379 or ray://HOST:10001; "
+        "default: $SEGWIDGET_CLUSTER, else this process); deploy it with `segwidget cluster "
+        "deploy`, see docs/SCALING.md",
+    )
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
     parser.add_argument(
         "--ngrok", action="store_true", help="public URL through ngrok (pip install pyngrok)"
@@ -138,5 +150,6 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         allow_origins=origins,
         max_message_bytes=args.max_message_bytes,
         max_side=args.max_side,
+        cluster=cluster_from_env(getattr(args, "cluster", None)),
         rate_limit=args.rate_limit,
     )

@@ -28,16 +28,17 @@ def run(args: argparse.Namespace) -> int:
     """``segwidget serve``: load the default profile, serve until Ctrl-C. Returns the exit code."""
     import uvicorn
 
-    from ..engine import get_engine
+    from ..stream import load_engine
 
     try:
         config = config_from_args(args)
     except ValueError as exc:
         print(f"segwidget serve: {exc}", file=sys.stderr)
         return 2
-    print(f"Loading the {config.profile!r} profile ...", flush=True)
+    where = f" from the cluster at {config.cluster}" if config.cluster else ""
+    print(f"Loading the {config.profile!r} profile{where} ...", flush=True)
     try:
-        engine = get_engine(config.profile, **config.engine_kwargs)
+        engine = load_engine(config.profile, **config.engine_kwargs)
     except SegwidgetError as exc:
         print(f"segwidget serve: {exc}", file=sys.stderr)
         return 1

@@ -202,7 +202,7 @@ def segmentation_message(
         # the effects without temporal smoothing: each PNG stands alone
         effects = {"confidence": getattr(result, "confidence", None), "mirror": viz.mirror}
         image = render_overlay(
-            result.frame, result.mask, palette, viz.mode, viz.opacity, ids,
+            session.pixels(frame, result), result.mask, palette, viz.mode, viz.opacity, ids,
             person=person_index(labels), background=viz.background, **effects,
         )  # fmt: skip
         png = encode_png(image)
