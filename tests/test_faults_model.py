@@ -178,6 +178,29 @@ def test_a_hung_inference_is_reported_and_other_sessions_keep_streaming(schedule
     assert len(sink_a.errors) == 1
 
 
+def test_a_session_whose_inference_hung_streams_again_on_another_engine(
+    scheduler, clock, monkeypatch
+):
+    # A worker holds a session while it segments (one frame per session in process, even
+    # with several workers); the watchdog lets go of it, so after a switch it streams on.
+    hung, healthy = FakeEngine("hung"), FakeEngine("healthy")
+    hung.hold = threading.Event()
+    sink = Sink()
+    a = Session(sink, scheduler, profile="fast", engine=hung, name="a")
+    a.submit(frame(1))
+    assert hung.entered.wait(30)
+    clock.now += 6
+    sink.wait(lambda: sink.errors)
+    assert sink.errors[0][1]["code"] == "INFERENCE_TIMEOUT"
+    monkeypatch.setattr(stream, "get_engine", lambda profile, **kwargs: healthy)
+    a.switch("balanced").join(30)
+    a.submit(frame(2))
+    sink.wait(lambda: sink.results)
+    assert sink.results == [(2, "healthy")]
+    assert hung.calls == 1
+    hung.hold.set()
+
+
 def test_the_watchdog_can_be_turned_off(clock):
     s = Scheduler(inference_timeout_s=0, clock=clock)
     try:
