@@ -76,6 +76,26 @@ export class FrameFlow {
     return found;
   }
 
+  /**
+   * Take frames sent before `now - maxAgeMs` as lost (a hidden tab's throttled timers may not
+   * have retired them); like a timeout, a late result still gets its round trip measured.
+   * @param {number} now  client clock (ms), as `t_sent`
+   * @param {number} maxAgeMs
+   * @returns {number}  how many were dropped
+   */
+  expire(now, maxAgeMs) {
+    let dropped = 0;
+    for (const [seq, entry] of this.pending) {
+      if (now - entry.frame.t_sent <= maxAgeMs) continue;
+      this.timers.clearTimeout(entry.timer);
+      this.pending.delete(seq);
+      this.late.set(seq, entry.frame);
+      dropped += 1;
+    }
+    while (this.late.size > 16) this.late.delete(this.late.keys().next().value);
+    return dropped;
+  }
+
   /** Forget every frame (camera stopped, transport reset). */
   clear() {
     for (const entry of this.pending.values()) this.timers.clearTimeout(entry.timer);

@@ -2,6 +2,7 @@
 // and `source_kind` settings, what the stage shows meanwhile, and errors the browser reports.
 
 import { cameraError } from "./capture.js";
+import { CameraRetry } from "./resume.js";
 
 /** @typedef {import("./session-state.js").Session} Session */
 
@@ -25,8 +26,21 @@ export function lifecycle(s) {
     state.clientErrorReported = false;
   }
 
-  async function startCamera() {
-    if (s.kernelSource() || state.destroyed) return;
+  const retry = new CameraRetry({
+    start: () => startCamera({ retry: true }),
+    shouldRetry: () => state.cameraLost && !state.destroyed && !s.kernelSource() && !!store.get("running"),
+  });
+
+  /**
+   * Open the camera and stream. A retry after the track ended keeps `running` and the
+   * CAMERA_CLOSED banner when it fails; any other start (Start, another camera picked) ends
+   * the retries and reports its own failure.
+   * @param {{retry?: boolean}} [options]
+   * @returns {Promise<boolean>} whether the camera plays
+   */
+  async function startCamera({ retry: retrying = false } = {}) {
+    if (s.kernelSource() || state.destroyed) return false;
+    if (!retrying) retry.cancel();
     state.cameraStarting = true;
     updatePlaceholder();
     const [w, hgt] = store.get("resolution") || [640, 480];
@@ -34,25 +48,44 @@ export function lifecycle(s) {
       await camera.start({ deviceId: state.deviceId, width: w, height: hgt });
     } catch (err) {
       state.cameraStarting = false;
-      const e = /** @type {any} */ (err);
-      reportClientError(e && typeof e.code === "string" ? e : cameraError(e));
-      store.set("running", false);
+      if (!retrying) {
+        const e = /** @type {any} */ (err);
+        state.cameraLost = false;
+        reportClientError(e && typeof e.code === "string" ? e : cameraError(e));
+        store.set("running", false);
+      }
       updatePlaceholder();
-      return;
+      return false;
     }
     state.cameraStarting = false;
     if (state.destroyed || !store.get("running")) {
       camera.stop();
-      return;
+      return false;
     }
+    state.cameraLost = false;
     clearClientError();
     refreshDevices();
     state.dirty = true;
     updatePlaceholder();
     s.pump();
+    return true;
+  }
+
+  /**
+   * The camera track ended while streaming: say so, keep `running` and try to get it back.
+   * @param {{code: string, message: string, recoverable: boolean}} err
+   */
+  function cameraEnded(err) {
+    reportClientError(err);
+    state.cameraLost = true;
+    s.flow.clear();
+    updatePlaceholder();
+    retry.schedule();
   }
 
   function stopCamera() {
+    retry.cancel();
+    state.cameraLost = false;
     camera.stop();
     s.flow.clear();
     state.latest = null;
@@ -96,6 +129,8 @@ export function lifecycle(s) {
     } else if (!running) {
       text = "Press Start to segment your camera live.";
       showButton = true;
+    } else if (state.cameraLost) {
+      text = "The camera stopped delivering frames; trying to open it again…";
     } else if (state.cameraStarting || !camera.active) {
       text = "Starting the camera… allow access if the browser asks.";
     }
@@ -116,5 +151,14 @@ export function lifecycle(s) {
     view.statusEl.hidden = !text;
   }
 
-  return { reportClientError, startCamera, refreshDevices, applyRunning, updatePlaceholder, updateStatus };
+  return {
+    reportClientError,
+    startCamera,
+    cameraEnded,
+    stopRetrying: () => retry.cancel(),
+    refreshDevices,
+    applyRunning,
+    updatePlaceholder,
+    updateStatus,
+  };
 }

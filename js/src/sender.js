@@ -21,6 +21,7 @@ export function sender(s) {
 
   const canCapture = () =>
     !state.destroyed &&
+    !state.hidden &&
     !s.kernelSource() &&
     !!store.get("running") &&
     !!state.ready &&

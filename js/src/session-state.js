@@ -73,6 +73,8 @@ export function initialState() {
     dirty: true,
     legendDirty: false, // a result arrived since the legend was last drawn
     cameraStarting: false,
+    hidden: false, // the document is hidden: no frames are sent (resume.js)
+    cameraLost: false, // the camera track ended; retrying with backoff (resume.js)
     confidenceAsked: false, // the last `options` sent since the newest `ready`
     /** @type {string | null} */
     loadingProfile: null,
@@ -108,7 +110,7 @@ export function initialState() {
  * @property {() => string[]} labels
  * @property {(name: string, detail: Record<string, any>) => void} emit
  * @property {() => void} pump  send frames while the in-flight window allows (sender.js)
- * @property {() => void} startCamera
+ * @property {(options?: {retry?: boolean}) => Promise<boolean>} startCamera
  * @property {() => void} updatePlaceholder
  * @property {() => void} updateStatus
  * @property {() => void} updateLegend

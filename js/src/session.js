@@ -25,6 +25,8 @@ import { Legend, isolateClass } from "./legend.js";
 import { lifecycle } from "./lifecycle.js";
 import { painter } from "./painter.js";
 import { OverlayRenderer } from "./overlay-renderer.js";
+import { watchVisibility } from "./resume.js";
+import { clientNow } from "./protocol.js";
 import { sender } from "./sender.js";
 import { buildView, initialState } from "./session-state.js";
 import { StatsOverlay } from "./stats.js";
@@ -101,10 +103,8 @@ export function createSession({ el, store, transport }) {
     },
   });
   s.camera = new Camera(view.video, {
-    onEnded: (err) => {
-      s.reportClientError(err);
-      store.set("running", false);
-    },
+    // the track ended (unplugged, taken): keep running, retry with backoff (lifecycle.js)
+    onEnded: (err) => life.cameraEnded(err),
   });
   s.flow = new FrameFlow({
     maxInFlight: maxInFlight(store.get("max_in_flight")),
@@ -178,6 +178,8 @@ export function createSession({ el, store, transport }) {
     navigator.mediaDevices.addEventListener("devicechange", onDeviceChange);
     cleanups.push(() => navigator.mediaDevices.removeEventListener("devicechange", onDeviceChange));
   }
+  cleanups.push(watchVisibility(state, { pump: () => s.pump(), flow, now: clientNow }, document));
+  cleanups.push(life.stopRetrying);
   life.applyRunning();
   paint.start();
 

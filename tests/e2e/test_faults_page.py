@@ -77,3 +77,103 @@ def test_the_page_reconnects_after_a_server_restart_and_resumes(page):
         if second is not None:
             second.stop()
         first.stop()
+
+
+# The page's own record of what it sent and drew, and a switch for the tab's visibility
+# (headless Chromium's tab never hides by itself: `visibilityState` is overridden).
+INIT_SCRIPT = """
+window.__swEvents = [];
+// [kind, seq, when]: a frame's t_sent, a result's t_received (one client clock)
+document.addEventListener('segwidget:frame', (e) => {
+  window.__swEvents.push(['frame', e.detail.seq, e.detail.t_sent]);
+}, true);
+document.addEventListener('segwidget:render', (e) => {
+  window.__swEvents.push(['render', e.detail.seq, e.detail.t_received]);
+}, true);
+window.__swHidden = false;
+Object.defineProperty(document, 'visibilityState', {
+  configurable: true, get: () => (window.__swHidden ? 'hidden' : 'visible'),
+});
+Object.defineProperty(document, 'hidden', { configurable: true, get: () => window.__swHidden });
+window.__swSetHidden = (hidden) => {
+  window.__swHidden = hidden;
+  document.dispatchEvent(new Event('visibilitychange'));
+  return window.__swEvents.length;  // the mark: events after it came after the change
+};
+"""
+JS_EVENTS_SINCE = "(mark) => window.__swEvents.slice(mark)"
+JS_VIDEO_TIME = """() => {
+  const v = document.querySelector('.segwidget video'); return v ? v.currentTime : 0; }"""
+# Fire the track's `ended` (track.stop() would not); the banner shows at once.
+JS_END_TRACK = """() => {
+  const track = document.querySelector('.segwidget video').srcObject.getVideoTracks()[0];
+  const mark = window.__swEvents.length;
+  track.dispatchEvent(new Event('ended'));
+  const b = document.querySelector('.segwidget [role=alert]');
+  return [mark, !b.hidden ? b.querySelector('.sw-banner-code').textContent : null];
+}"""
+
+
+def _streaming_page(page, server: BackgroundServer, frames: int = 5):
+    diag = lambda: "\n" + "\n".join(page.logs[-30:])  # noqa: E731
+    page.add_init_script(INIT_SCRIPT)
+    page.goto(f"{server.url}&autostart=1")
+    conn = wait_until(lambda: _session(server), 60, "the page's WebSocket", on_timeout=diag)
+    stats = conn.session.stats
+    wait_until(lambda: stats.frames_processed >= frames, 120, "frames", on_timeout=diag)
+    return conn, diag
+
+
+def test_a_hidden_tab_sends_nothing_and_resumes_without_a_burst(page):
+    server = BackgroundServer(_config(0)).start()
+    try:
+        conn, diag = _streaming_page(page, server)
+        hidden_at = page.evaluate("() => window.__swSetHidden(true)")
+        # the camera keeps delivering (its clock runs on) while nothing is sent
+        t0 = page.evaluate(JS_VIDEO_TIME)
+        wait_until(lambda: page.evaluate(JS_VIDEO_TIME) >= t0 + 2.0, 30, "2 s of video, hidden")
+        processed = conn.session.stats.frames_processed
+        sent_hidden = [e for e in page.evaluate(JS_EVENTS_SINCE, hidden_at) if e[0] == "frame"]
+        assert sent_hidden == [], diag()
+
+        shown_at = page.evaluate("() => window.__swSetHidden(false)")
+        wait_until(
+            lambda: sum(e[0] == "render" for e in page.evaluate(JS_EVENTS_SINCE, shown_at)) >= 3,
+            60,
+            "results after the tab is shown",
+            on_timeout=diag,
+        )
+        events = page.evaluate(JS_EVENTS_SINCE, shown_at)
+        sent = {seq: t for kind, seq, t in events if kind == "frame"}
+        first_new = min(sent)
+        received = min(t for kind, seq, t in events if kind == "render" and seq >= first_new)
+        # at most the in-flight window (2) went out before the first result came: no burst
+        before_first_result = [seq for seq, t in sent.items() if t < received]
+        assert 1 <= len(before_first_result) <= 2, events
+        assert conn.session.stats.frames_processed > processed
+        assert conn.session.stats.errors == 0
+        assert not [x for x in page.logs if x.startswith("pageerror")], diag()
+    finally:
+        server.stop()
+
+
+def test_a_camera_that_ends_says_camera_closed_and_streams_again_when_it_returns(page):
+    server = BackgroundServer(_config(0)).start()
+    try:
+        conn, diag = _streaming_page(page, server)
+        mark, code = page.evaluate(JS_END_TRACK)
+        assert code == "CAMERA_CLOSED", diag()
+        # the fake camera is there again: the retry (after 1 s) opens it, the banner clears
+        wait_until(lambda: page.evaluate(JS_BANNER) is None, 30, "no banner", on_timeout=diag)
+        processed = conn.session.stats.frames_processed
+        wait_until(
+            lambda: sum(e[0] == "render" for e in page.evaluate(JS_EVENTS_SINCE, mark)) >= 5,
+            60,
+            "results from the camera again",
+            on_timeout=diag,
+        )
+        assert conn.session.stats.frames_processed >= processed + 3
+        assert page.locator(".sw-video").evaluate("v => v.srcObject !== null")
+        assert not [x for x in page.logs if x.startswith("pageerror")], diag()
+    finally:
+        server.stop()
