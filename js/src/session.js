@@ -2,7 +2,8 @@
 // (at most `max_in_flight` frames in flight, 1 or 2), decodes results and draws them every
 // animation frame. The parts, by job: session-state.js (the DOM and the shared state),
 // lifecycle.js (camera and running state), sender.js (the capture loop and its in-flight
-// window), handlers.js (the server's messages), painter.js (drawing, stats, legend).
+// window), handlers.js (the server's messages), painter.js (drawing, stats, legend),
+// resume.js (a hidden tab pauses sending; a camera that ends is retried with backoff).
 //
 // For benchmarks and integrations the view's root element (`.segwidget`) dispatches two
 // bubbling DOM events (`detail` times are client-clock ms, as `t_capture`):
