@@ -48,7 +48,7 @@ def test_the_page_reconnects_after_a_server_restart_and_resumes(page):
         page.goto(f"{first.url}&autostart=1")
         conn = wait_until(lambda: _session(first), 60, "the page's WebSocket", on_timeout=diag)
         wait_until(lambda: conn.session.stats.frames_processed >= 5, 120, "5 frames")
-        page.locator("input.sw-range").fill("0.3")  # a setting the server keeps a copy of
+        page.locator("input.sw-opacity").fill("0.3")  # a setting the server keeps a copy of
         wait_until(lambda: conn.viz.opacity == 0.3, 30, "update_viz", on_timeout=diag)
 
         first.stop()  # the server goes away mid-stream
