@@ -76,7 +76,11 @@ def run_e2e(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             print(json.dumps({"kind": "segwidget-bench-e2e", "skipped": why}))
         return 0
-    result = run_all(seconds) if everything else run_host(host, seconds)
+    profiles = getattr(args, "profile", None) or ["fast"]
+    if len(profiles) > 1:
+        print("segwidget bench --e2e: measures one --profile at a time", file=sys.stderr)
+        return 2
+    result = run_all(seconds) if everything else run_host(host, seconds, profiles[0])
     out = getattr(args, "output", None)
     if out:
         Path(out).write_text(json.dumps(result, indent=1))

@@ -9,6 +9,14 @@ from ..harness import WIDGET_CELLS
 
 DEFAULT_SECONDS = 15.0
 HOST_NAMES = {"lab": "JupyterLab", "voila": "Voila", "page": "segwidget serve page"}
+
+
+def widget_cells(profile: str = "fast") -> list[str]:
+    """The notebook the widget hosts run: ``SegWidget(profile=..., weights="random")``."""
+    make = f"w = SegWidget(profile={profile!r}, weights='random')"
+    return [f"from segwidget import SegWidget\n\n{make}\nw"]
+
+
 #: Results drawn with the new setting before a window starts.
 SETTLE_RESULTS = 5
 #: CPU used outside the measured processes (other jobs on the machine), in % of one core,

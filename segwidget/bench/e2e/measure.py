@@ -197,7 +197,7 @@ class E2EBench:
             self._first_result(target)
         return target
 
-    def open_page(self, name: str | None = None) -> Target:
+    def open_page(self, name: str | None = None, profile: str = "fast") -> Target:
         """``segwidget serve`` in a subprocess, its page in Chromium."""
         home = self._dir("page")
         token = secrets.token_hex(12)
@@ -216,6 +216,8 @@ class E2EBench:
             token,
             "--weights",
             "random",
+            "--profile",
+            profile,
         ]
         t0 = time.monotonic()
         proc = subprocess.Popen(

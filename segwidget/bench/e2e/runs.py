@@ -22,11 +22,13 @@ from ..targets import (
 )
 from .configs import (
     BASELINE_CELLS,
+    HOST_NAMES,
     NOISY_OUTSIDE_PCT,
     ORT_ONE_THREAD_CELLS,
     ORT_SETTINGS_CODE,
     ORT_SPIN_CELLS,
     log,
+    widget_cells,
 )
 from .measure import E2EBench, Target
 from .report import compare, e2e_targets, ratio
@@ -45,28 +47,35 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def prepare_engine() -> dict[str, Any]:
-    """Load the fast profile once here, so its ONNX export is cached for the hosts' kernels."""
+def prepare_engine(profile: str = "fast") -> dict[str, Any]:
+    """Load the profile once here, so its ONNX export is cached for the hosts' kernels."""
     from ...engine import Engine
 
     t0 = time.perf_counter()
-    engine = Engine("fast", "random")
+    engine = Engine(profile, "random")
     info = {"backend": engine.info["backend"], "load_s": round(time.perf_counter() - t0, 2)}
     del engine
     return info
 
 
-def run_host(host: str, seconds: float) -> dict[str, Any]:
-    """One host with the default settings: ``segwidget bench --e2e --host HOST``."""
+def run_host(host: str, seconds: float, profile: str = "fast") -> dict[str, Any]:
+    """One host with the default settings: ``segwidget bench --e2e --host HOST [--profile P]``
+    (the targets are the fast profile's; another profile's are printed against its own model
+    alone)."""
     out: dict[str, Any] = {
         "kind": "segwidget-bench-e2e",
         "seconds": seconds,
+        "profile": profile,
         "machine": machine_info(),
-        "engine": prepare_engine(),
+        "engine": prepare_engine(profile),
     }
-    model, serve = _before_the_browser(host != "page")
+    model, serve = _before_the_browser(host != "page", profile)
     with E2EBench(seconds) as bench:
-        target = bench.open_page() if host == "page" else bench.open_widget(host)
+        name = None if profile == "fast" else f"{HOST_NAMES[host]} [{profile}]"
+        if host == "page":
+            target = bench.open_page(name, profile=profile)
+        else:
+            target = bench.open_widget(host, name, cells=widget_cells(profile))
         row = bench.measure(target)
         out["runs"] = [row]
         memory = {"serve": serve, **target_rss_mb(target)}
@@ -80,11 +89,13 @@ def run_host(host: str, seconds: float) -> dict[str, Any]:
     return out
 
 
-def _before_the_browser(serve: bool = True) -> tuple[dict[str, Any], float | None]:
+def _before_the_browser(
+    serve: bool = True, profile: str = "fast"
+) -> tuple[dict[str, Any], float | None]:
     """The model alone at the loop's upload size, and a ``segwidget serve`` process's
     memory, measured in this run before Chromium starts (the targets' references)."""
     log("measuring the model alone and a serve process's memory ...")
-    return model_alone(), serve_rss_mb() if serve else None
+    return model_alone(profile=profile), serve_rss_mb() if serve else None
 
 
 def _compare_cpu(name: str, what: str, res: dict[str, dict]) -> dict[str, Any]:
