@@ -7,7 +7,9 @@ Chromium at run time, and says so (:func:`missing_requirements`) when they are m
 
 - :mod:`.video`: the fake webcam clip (YUV4MPEG2 from real photos) and its frames;
 - :mod:`.jupyter`: :class:`JupyterServer` (lab, notebook, voila or a bare server),
-  :class:`KernelProbe` (a second client on a notebook's kernel), :func:`kernel_round_trips`;
+  :func:`kernel_round_trips`;
+- :mod:`.kernel_probe`: :class:`KernelProbe` (a second client on a notebook's kernel, every
+  wait with its own deadline);
 - :mod:`.browser`: Chromium launch with the fake camera, lossless canvas reading;
 - :mod:`.host`: :class:`WidgetHost` (a notebook open and run in a host) and
   :class:`SegWidgetPage` (a running ``SegWidget`` seen from the kernel and the page);
@@ -30,12 +32,11 @@ from .jupyter import (
     HOSTS,
     NODELAY_OFF,
     JupyterServer,
-    KernelError,
-    KernelProbe,
     execute_request,
     kernel_round_trips,
     write_notebook,
 )
+from .kernel_probe import KernelError, KernelProbe
 from .pixels import Explained, composite, explain, voc_palette
 from .procstat import CpuMeter
 from .util import (

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .browser import read_canvas
-from .jupyter import JupyterServer, KernelProbe, write_notebook
+from .jupyter import JupyterServer, write_notebook
+from .kernel_probe import KernelProbe
 from .util import wait_until
 from .video import FakeVideo
 

@@ -1,10 +1,10 @@
-"""Jupyter hosts for end-to-end runs: a server launcher, a notebook writer, a kernel probe.
+"""Jupyter hosts for end-to-end runs: a server launcher, a notebook writer, kernel round trips.
 
 :class:`JupyterServer` starts ``jupyter lab``, ``jupyter notebook``, ``voila`` or a bare
 ``jupyter server`` on a free loopback port with a token, in a private home (config, runtime
-dir, IPython dir) so the user's own setup does not leak in. :class:`KernelProbe` is a second
-client on a notebook's own kernel. :func:`kernel_round_trips` times small executions over a
-kernel WebSocket, as a browser sees them.
+dir, IPython dir) so the user's own setup does not leak in. :func:`kernel_round_trips` times
+small executions over a kernel WebSocket, as a browser sees them. The second client on a
+notebook's kernel is :mod:`.kernel_probe`.
 """
 
 from __future__ import annotations
@@ -333,87 +333,6 @@ class JupyterServer:
         path = self.runtime_dir / f"kernel-{kid}.json"
         wait_until(path.exists, timeout, f"{path}", on_timeout=self.log_tail)
         return path
-
-
-# --------------------------------------------------------------------------------------------
-# Kernel probe: a second client on the notebook's own kernel
-# --------------------------------------------------------------------------------------------
-
-
-class KernelError(RuntimeError):
-    pass
-
-
-class KernelProbe:
-    """Runs code in the notebook's kernel over ZeroMQ, beside the browser's connection.
-
-    The kernel answers our requests on our own socket, and publishes their outputs with our
-    request as parent, so the notebook shown in the browser never displays them. Widget
-    trait changes made this way reach the browser like any other kernel-side change.
-    """
-
-    def __init__(self, connection_file: Path):
-        from jupyter_client import BlockingKernelClient
-
-        self.connection_file = connection_file
-        self.client = BlockingKernelClient()
-        self.client.load_connection_file(str(connection_file))
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
-
-    def close(self) -> None:
-        self.client.stop_channels()
-
-    def execute(self, code: str, timeout: float = 60) -> str:
-        """Run ``code``; return its stdout. Raises :class:`KernelError` with the traceback."""
-        out: list[str] = []
-        err: list[str] = []
-
-        def hook(msg: dict) -> None:
-            t = msg["header"]["msg_type"]
-            c = msg["content"]
-            if t == "stream":
-                (out if c["name"] == "stdout" else err).append(c["text"])
-            elif t == "error":
-                err.append("\n".join(c.get("traceback", [])) or f"{c['ename']}: {c['evalue']}")
-
-        reply = self.client.execute_interactive(
-            code, store_history=False, allow_stdin=False, timeout=timeout, output_hook=hook
-        )
-        content = reply["content"]
-        if content["status"] != "ok":
-            raise KernelError(
-                f"{content.get('ename')}: {content.get('evalue')}\n{''.join(err)}\ncode:\n{code}"
-            )
-        return "".join(out)
-
-    def eval(self, expr: str, timeout: float = 60) -> Any:
-        """The JSON value of a Python expression evaluated in the kernel."""
-        code = (
-            f"import json as _segw_json\nprint('\\x1e' + _segw_json.dumps(({expr}), default=repr))"
-        )
-        text = self.execute(code, timeout)
-        return json.loads(text.rsplit("\x1e", 1)[1])
-
-    def wait_for(self, expr: str, timeout: float, what: str | None = None) -> Any:
-        """Poll ``expr`` in the kernel until it is truthy; return its value.
-
-        Short evaluations only: the kernel has to keep serving the widget's comm messages, so
-        the waiting happens here, not in a blocking loop inside the kernel.
-        """
-        last: list[Any] = [None]
-
-        def check() -> Any:
-            last[0] = self.eval(expr)
-            return last[0]
-
-        return wait_until(
-            check,
-            timeout,
-            what or expr,
-            interval=0.25,
-            on_timeout=lambda: f"; last value: {last[0]!r}",
-        )
 
 
 # --------------------------------------------------------------------------------------------
