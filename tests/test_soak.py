@@ -10,13 +10,21 @@ from segwidget.bench.soak import MAX_GROWTH_MB, format_verdict, verdict, windows
 from segwidget.cli import main
 
 
-def samples(seconds, fps=lambda t: 20.0, rss=lambda t: 500.0, heap=lambda t: 30.0, errors=()):
+def samples(
+    seconds,
+    fps=lambda t: 20.0,
+    rss=lambda t: 500.0,
+    heap=lambda t: 30.0,
+    errors=(),
+    outside=lambda t: 5.0,
+):
     return [
         {
             "t_s": t,
             "fps": fps(t),
             "rss_mb": rss(t),
             "heap_mb": heap(t),
+            "outside_cpu": outside(t),
             "errors": int(t in errors),
         }
         for t in range(10, seconds + 1, 10)
@@ -49,6 +57,28 @@ def test_decaying_fps_and_errors_fail():
     assert v["fps_ratio"] == 0.75
     assert {f.split()[0] for f in v["failures"]} == {"fps_ratio", "1"}
     assert "FAIL" in format_verdict(v)
+
+
+def test_fps_that_fell_while_other_jobs_took_the_cpu_is_inconclusive_not_passed():
+    busy = lambda t: 5.0 if t < 400 else 120.0  # noqa: E731
+    v = verdict(samples(3600, fps=lambda t: 20 if t < 400 else 8, outside=busy), 3600)
+    assert v["fps_ratio"] == 0.4
+    assert v["failures"] == []
+    assert not v["passed"]
+    assert "5 -> 120 % of a core" in v["inconclusive"][0]
+    assert format_verdict(v).endswith(v["inconclusive"][0])
+    assert "INCONCLUSIVE" in format_verdict(v)
+    # the same load step with a leak is still a failure, and says both
+    leak = verdict(samples(3600, rss=lambda t: 500 + t / 60, outside=busy), 3600)
+    assert "FAIL" in format_verdict(leak)
+    assert "rss_growth_mb" in format_verdict(leak)
+
+
+def test_a_small_shift_in_outside_load_is_still_judged():
+    rows = samples(1800, fps=lambda t: 20 if t < 1500 else 15, outside=lambda t: t / 100)
+    v = verdict(rows, 1800)
+    assert v["inconclusive"] == []
+    assert "fps_ratio 0.75 < 0.95" in v["failures"]
 
 
 def test_missing_figures_fail_saying_so():

@@ -11,7 +11,10 @@ threads and open files (``/proc``), and GPU memory where ``nvidia-smi`` answers.
 It passes (:func:`verdict`) when, after the first ``WINDOW_S`` (5 minutes; a third of a
 shorter soak), RSS and JS heap grew by under ``MAX_GROWTH_MB`` (20 MB), the FPS of the last
 window is at least ``MIN_FPS_RATIO`` (95 %) of the first window after warm-up, and no error
-was seen (page errors, console errors, error banners).
+was seen (page errors, console errors, error banners). Each row also records the CPU that
+processes outside the soak used (``outside_cpu``, % of one core): when that differs between
+the two windows by more than ``MAX_OUTSIDE_SHIFT`` the FPS comparison is reported as
+inconclusive instead of judged, since on a small machine other jobs move FPS more than decay.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from typing import Any
 
 from .e2e.configs import JS_MARK, JS_TAKE, log
 from .e2e.report import summarize
-from .harness.procstat import cmdline, descendants, process_memory
+from .harness.procstat import CpuMeter, cmdline, descendants, process_memory
 
 SAMPLE_S = 10.0
 WINDOW_S = 300.0
 WARMUP_S = 30.0
 MAX_GROWTH_MB = 20.0
 MIN_FPS_RATIO = 0.95
+MAX_OUTSIDE_SHIFT = 25.0  # % of one core
 
 
 def windows(duration_s: float) -> tuple[float, float]:
@@ -61,14 +65,23 @@ def verdict(samples: list[dict[str, Any]], duration_s: float) -> dict[str, Any]:
     fps_first, fps_last = avg(first, "fps"), avg(last, "fps")
     ratio = round(fps_last / fps_first, 3) if fps_first and fps_last is not None else None
     errors = sum(s.get("errors", 0) for s in samples)
+    outside = (avg(first, "outside_cpu"), avg(last, "outside_cpu"))
     checks = {
         "rss_growth_mb": growth("rss_mb"),
         "heap_growth_mb": growth("heap_mb"),
         "fps_first": fps_first,
         "fps_last": fps_last,
         "fps_ratio": ratio,
+        "outside_cpu_first": outside[0],
+        "outside_cpu_last": outside[1],
         "errors": errors,
     }
+    inconclusive = []
+    if None not in outside and abs(outside[1] - outside[0]) > MAX_OUTSIDE_SHIFT:
+        inconclusive.append(
+            f"fps_ratio {ratio} not judged: other processes used {outside[0]:g} -> "
+            f"{outside[1]:g} % of a core in the first and last windows"
+        )
     failures = []
     for key in ("rss_growth_mb", "heap_growth_mb"):
         if checks[key] is None:
@@ -77,6 +90,8 @@ def verdict(samples: list[dict[str, Any]], duration_s: float) -> dict[str, Any]:
             failures.append(f"{key} {checks[key]} >= {MAX_GROWTH_MB}")
     if ratio is None:
         failures.append("fps_ratio: no data")
+    elif inconclusive:
+        pass
     elif ratio < MIN_FPS_RATIO:
         failures.append(f"fps_ratio {ratio} < {MIN_FPS_RATIO}")
     if errors:
@@ -85,8 +100,9 @@ def verdict(samples: list[dict[str, Any]], duration_s: float) -> dict[str, Any]:
         **checks,
         "warmup_s": warmup,
         "window_s": window,
-        "passed": not failures,
+        "passed": not failures and not inconclusive,
         "failures": failures,
+        "inconclusive": inconclusive,
     }
 
 
@@ -172,8 +188,10 @@ def sample(
     pid: int,
     errors: ErrorLog,
     t_s: float,
+    meter: CpuMeter | None = None,
 ) -> dict[str, Any]:
-    """One row: the stream's figures since the previous row, and memory now."""
+    """One row: the stream's figures since the previous row, and memory now. ``meter``
+    (started at the previous row) gives the CPU used outside the soak since then."""
     frames, renders, fps = [], [], []
     duration = 0.0
     for i, target in enumerate(targets):
@@ -188,6 +206,10 @@ def sample(
         errors.banners(target.page)
     fig = summarize(frames, renders, duration)
     mem = process_memory(pid)
+    outside = None
+    if meter is not None:
+        outside = meter.stop()["outside"]
+        meter.start()
     return {
         "t_s": round(t_s, 1),
         "fps": round(sum(fps), 2),
@@ -199,6 +221,7 @@ def sample(
         "open_files": mem["open_files"],
         "heap_mb": round(sum(heap_mb(c) for c in cdps), 2),
         "gpu_mb": gpu_memory_mb(pid),
+        "outside_cpu": outside,
         "errors": len(new := errors.take()),
         "error_texts": new[:5],
     }
@@ -214,6 +237,7 @@ COLUMNS = [
     ("open_files", "files"),
     ("heap_mb", "JS heap MB"),
     ("gpu_mb", "GPU MB"),
+    ("outside_cpu", "others %"),
     ("errors", "errors"),
 ]
 
@@ -261,12 +285,13 @@ def run_soak(
         marks = [t.page.evaluate(JS_MARK) for t in targets]
         log(f"soak: {seconds:g} s on {targets[0].name} x{len(targets)}, a row every {interval:g} s")
         print(header(), flush=True)
+        meter = CpuMeter().start()
         t0 = time.monotonic()
         due = t0
         while True:
             due += interval
             time.sleep(max(0.0, due - time.monotonic()))  # the sampling period itself
-            row = sample(targets, marks, cdps, pid, errors, time.monotonic() - t0)
+            row = sample(targets, marks, cdps, pid, errors, time.monotonic() - t0, meter)
             samples.append(row)
             print(format_row(row), flush=True)
             for text in row["error_texts"]:
@@ -296,6 +321,12 @@ def write_plot(result: dict[str, Any], path: Path) -> None:
     axes[0].plot(t, [r["fps"] for r in rows], label="FPS drawn (all clients)")
     axes[0].set_ylabel("FPS")
     axes[0].set_ylim(bottom=0)
+    if any(r.get("outside_cpu") is not None for r in rows):
+        # other jobs on the machine: the first thing to rule out when FPS moves
+        other = axes[0].twinx()
+        other.plot(t, [r.get("outside_cpu") for r in rows], color="grey", alpha=0.6, lw=1)
+        other.set_ylabel("other processes' CPU (% of a core)", color="grey", fontsize=8)
+        other.set_ylim(bottom=0)
     for key, label in (("latency_p50_ms", "p50"), ("latency_p95_ms", "p95")):
         axes[1].plot(t, [r[key] for r in rows], label=label)
     axes[1].set_ylabel("latency (ms)")
@@ -314,7 +345,7 @@ def write_plot(result: dict[str, Any], path: Path) -> None:
     clients = f", {result['clients']} clients" if result["host"] == "page" else ""
     fig.suptitle(
         f"segwidget soak: {result['host']}{clients}, {result['seconds'] / 60:.1f} min: "
-        + ("pass" if v["passed"] else "FAIL: " + "; ".join(v["failures"])),
+        + verdict_word(v),
         fontsize=10,
     )
     fig.tight_layout()
@@ -328,8 +359,17 @@ def format_verdict(v: dict[str, Any]) -> str:
         f"after {v['window_s']:.0f} s: RSS {v['rss_growth_mb']} MB, JS heap "
         f"{v['heap_growth_mb']} MB (limit {MAX_GROWTH_MB:g}); FPS first {v['fps_first']} -> "
         f"last {v['fps_last']} (ratio {v['fps_ratio']}, min {MIN_FPS_RATIO}); errors "
-        f"{v['errors']}: " + ("PASS" if v["passed"] else "FAIL: " + "; ".join(v["failures"]))
+        f"{v['errors']}: " + verdict_word(v)
     )
+
+
+def verdict_word(v: dict[str, Any]) -> str:
+    """PASS, FAIL with the failures, or INCONCLUSIVE with the reason."""
+    if v["failures"]:
+        return "FAIL: " + "; ".join(v["failures"] + v.get("inconclusive", []))
+    if v.get("inconclusive"):
+        return "INCONCLUSIVE: " + "; ".join(v["inconclusive"])
+    return "PASS"
 
 
 def run_soak_cli(args: Any) -> int:
