@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 
 from .hardware import BACKENDS, DEVICES
 from .profiles import PROFILES
@@ -113,7 +115,21 @@ def _missing_server(exc: ImportError) -> int:
     return 2
 
 
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so a browser bench killed by a job runner or ``timeout``
+    still closes Chromium and the Jupyter or page server it started (their ``with`` blocks
+    run) instead of leaving them streaming as orphans."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def _bench(args: argparse.Namespace) -> int:
+    if args.soak is not None or args.e2e:
+        _exit_on_sigterm()
     if args.soak is not None:
         from .bench.soak import run_soak_cli
 

@@ -52,3 +52,48 @@ def test_a_short_soak_keeps_memory_flat_and_streams_without_errors(
     last = result["samples"][-3:]
     assert all(r["fps"] > 0 for r in last)  # still streaming at the end
     assert (tmp_path / "soak.png").stat().st_size > 0
+
+
+def test_a_soak_killed_with_sigterm_closes_the_browser_and_server_it_started(tmp_path):
+    why = requirements(["page"])
+    if why:
+        pytest.skip(why)
+    from segwidget.bench.harness.procstat import descendants
+    from segwidget.bench.harness.util import wait_until
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segwidget.cli", "bench", "--soak", "600", "--host", "page"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        for line in proc.stdout:  # the header row: the server and Chromium are up
+            if line.startswith("t (s)"):
+                break
+        else:
+            pytest.fail(f"the soak ended before it streamed (rc {proc.wait()})")
+        started = descendants(proc.pid)
+        assert len(started) >= 3  # the page server, Playwright's driver, Chromium
+        proc.terminate()
+        assert proc.wait(timeout=120) == 128 + 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    def running() -> list[int]:
+        out = []
+        for pid in started:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                out.append(pid)
+        return out
+
+    # Chromium's helpers exit once their browser is gone, a moment after it
+    wait_until(lambda: not running(), 30, "the soak's processes to exit", interval=0.2)
