@@ -12,17 +12,19 @@ import pytest
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")
 
-from jupyter_client import KernelManager  # noqa: E402
+from jupyter_client import KernelManager
 
-from segwidget.bench.harness import KernelError, KernelProbe  # noqa: E402
+from segwidget.bench.harness import KernelError, KernelProbe
 
-# A thread in the kernel that prints every 20 ms: IOPub never has a 0.2 s gap.
+# A thread in the kernel that prints every 20 ms: IOPub never has a 0.2 s gap. To stderr:
+# ipykernel may attribute a thread's output to whichever request is current (the probe's),
+# and the probe reads its answers from stdout.
 FLOOD = """
 import sys, threading, time
 _stop = threading.Event()
 def _flood():
     while not _stop.is_set():
-        print('tick', flush=True)
+        print('tick', file=sys.stderr, flush=True)
         time.sleep(0.02)
 threading.Thread(target=_flood, daemon=True).start()
 """
@@ -70,3 +72,22 @@ def test_probe_execute_times_out_on_its_deadline(flooding_kernel):
             probe.execute("import time; time.sleep(3)", timeout=1)
     finally:
         probe.close()
+
+
+def test_probe_answers_again_after_the_kernel_restarts(tmp_path):
+    """A restarted kernel keeps its connection file: the same probe reaches the new kernel."""
+    km = KernelManager(kernel_name="python3")
+    km.connection_file = str(tmp_path / "kernel.json")
+    km.start_kernel()
+    try:
+        probe = KernelProbe(km.connection_file, timeout=60)
+        try:
+            probe.execute("before_restart = 1")
+            km.restart_kernel(now=True)
+            probe.wait_ready(60)
+            assert probe.eval("'before_restart' in globals()") is False
+            assert probe.eval("6 * 7") == 42
+        finally:
+            probe.close()
+    finally:
+        km.shutdown_kernel(now=True)

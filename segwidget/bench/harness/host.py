@@ -49,6 +49,9 @@ JS_ALL_CELLS_RAN = """() => {
   return kernel.status === 'idle' && cells.every((c) => c.model.executionCount != null);
 }"""
 
+JS_RESTART_KERNEL = """() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel
+  .restart()"""
+
 JS_CELL_ERRORS = """() => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   if (!panel || !panel.content) return [];
@@ -129,14 +132,7 @@ class WidgetHost:
             self.page.goto(self.server.page_url, timeout=ms, wait_until="domcontentloaded")
             self._mark("page")
             if self.kind != "voila":
-                self.page.wait_for_function(JS_KERNEL_IDLE, timeout=ms)
-                self._mark("kernel_idle")
-                self.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-                self.page.wait_for_function(JS_ALL_CELLS_RAN, timeout=ms)
-                self._mark("cells_ran")
-                errors = self.page.evaluate(JS_CELL_ERRORS)
-                if errors:
-                    raise AssertionError(f"notebook cells failed: {errors}")
+                self.run_all_cells()
             self.page.wait_for_selector(self.selector, state="attached", timeout=ms)
             self._mark("widget")
         except Exception as exc:
@@ -146,6 +142,24 @@ class WidgetHost:
         self.probe = KernelProbe(self.server.kernel_connection_file(self.timeout))
         self._mark("probe")
         return self
+
+    def run_all_cells(self) -> None:
+        """Run the notebook as a user would (Run All) once its kernel is idle; wait until
+        every cell ran. Raises AssertionError with the cells' errors."""
+        ms = self.timeout * 1000
+        self.page.wait_for_function(JS_KERNEL_IDLE, timeout=ms)
+        self._mark("kernel_idle")
+        self.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        self.page.wait_for_function(JS_ALL_CELLS_RAN, timeout=ms)
+        self._mark("cells_ran")
+        errors = self.page.evaluate(JS_CELL_ERRORS)
+        if errors:
+            raise AssertionError(f"notebook cells failed: {errors}")
+
+    def restart_kernel(self) -> None:
+        """Restart the notebook's kernel as the app's Restart Kernel does (after its
+        dialog); returns once the app has the restarted kernel."""
+        self.page.evaluate(JS_RESTART_KERNEL)
 
     def diagnostics(self, n: int = 40) -> str:
         """Browser console, page text (Voila shows notebook errors there) and server log."""

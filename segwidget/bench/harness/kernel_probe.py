@@ -37,12 +37,15 @@ class KernelProbe:
         self.client.load_connection_file(str(connection_file))
         self.client.start_channels()
         try:
-            self._wait_ready(timeout)
+            self.wait_ready(timeout)
         except BaseException:
             self.client.stop_channels()
             raise
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Wait until the kernel answers on this probe's channels: at the start, and again
+        after a kernel restart (the restarted kernel keeps the connection file, so ZeroMQ
+        reconnects these sockets by itself; requests sent meanwhile may be lost)."""
         # IOPub subscriptions connect asynchronously (ZeroMQ's slow joiner): ask for
         # kernel_info until both its reply and its own idle status on IOPub arrive.
         deadline = time.monotonic() + timeout
