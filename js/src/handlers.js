@@ -54,6 +54,8 @@ export function handlers(s) {
     banner.clearRecoverable();
     const m = msg.mask || {};
     if (!buffers[0]) return;
+    // a frame from before a pause (hidden tab, a kernel that did not answer): long gone
+    if (!s.kernelSource() && Number(msg.t_capture) < state.staleBefore) return;
     /** @type {ImageBitmap | null} */
     let frame = null;
     // buffers: the mask, then the confidence when the header has it, then the kernel's frame
@@ -106,6 +108,7 @@ export function handlers(s) {
    */
   function onMessage(msg, buffers) {
     if (state.destroyed) return;
+    s.watch.heard();
     const bufs = (buffers || []).map(toUint8Array);
     switch (msg.type) {
       case "ready":

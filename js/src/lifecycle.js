@@ -1,5 +1,6 @@
 // The session's state machine: the camera starting, running and stopping with the `running`
-// and `source_kind` settings, what the stage shows meanwhile, and errors the browser reports.
+// and `source_kind` settings, what the stage shows meanwhile, errors the browser reports, and
+// the link to the kernel going quiet, coming back or being lost for good (link.js).
 
 import { cameraError } from "./capture.js";
 import { CameraRetry } from "./resume.js";
@@ -28,7 +29,7 @@ export function lifecycle(s) {
 
   const retry = new CameraRetry({
     start: () => startCamera({ retry: true }),
-    shouldRetry: () => state.cameraLost && !state.destroyed && !s.kernelSource() && !!store.get("running"),
+    shouldRetry: () => state.cameraLost && !state.destroyed && !state.linkLost && !s.kernelSource() && !!store.get("running"),
   });
 
   /**
@@ -39,7 +40,7 @@ export function lifecycle(s) {
    * @returns {Promise<boolean>} whether the camera plays
    */
   async function startCamera({ retry: retrying = false } = {}) {
-    if (s.kernelSource() || state.destroyed) return false;
+    if (s.kernelSource() || state.destroyed || state.linkLost) return false;
     if (!retrying) retry.cancel();
     state.cameraStarting = true;
     updatePlaceholder();
@@ -58,7 +59,7 @@ export function lifecycle(s) {
       return false;
     }
     state.cameraStarting = false;
-    if (state.destroyed || !store.get("running")) {
+    if (state.destroyed || state.linkLost || !store.get("running")) {
       camera.stop();
       return false;
     }
@@ -79,6 +80,7 @@ export function lifecycle(s) {
     reportClientError(err);
     state.cameraLost = true;
     s.flow.clear();
+    s.watch.clear();
     updatePlaceholder();
     retry.schedule();
   }
@@ -88,6 +90,7 @@ export function lifecycle(s) {
     state.cameraLost = false;
     camera.stop();
     s.flow.clear();
+    s.watch.clear();
     state.latest = null;
     state.dirty = true;
     s.renderer.clear();
@@ -107,7 +110,9 @@ export function lifecycle(s) {
   }
 
   function applyRunning() {
-    if (s.kernelSource()) {
+    if (state.linkLost) {
+      camera.stop(); // a dead view never opens the camera again
+    } else if (s.kernelSource()) {
       camera.stop();
     } else if (store.get("running")) {
       if (!camera.stream && !state.cameraStarting) startCamera();
@@ -123,7 +128,9 @@ export function lifecycle(s) {
     const running = !!store.get("running");
     let text = "";
     let showButton = false;
-    if (s.kernelSource()) {
+    if (state.linkLost) {
+      text = "Disconnected from the kernel (it restarted, or the connection to it was lost). Re-run the cell to stream again.";
+    } else if (s.kernelSource()) {
       if (!state.latest) text = running ? "Waiting for frames from the kernel…" : "Stopped. Press Start to stream from the kernel source.";
       showButton = !running;
     } else if (!running) {
@@ -145,16 +152,19 @@ export function lifecycle(s) {
 
   function updateStatus() {
     let text = "";
-    if (state.loadingProfile) text = `Loading ${state.loadingProfile}…`;
+    if (s.watch.waiting) text = "Waiting for the kernel: it is busy (a cell running?) or out of reach. Results resume by themselves.";
+    else if (state.loadingProfile) text = `Loading ${state.loadingProfile}…`;
     else if (!state.ready && store.get("running")) text = "Waiting for the model…";
     view.statusEl.textContent = text;
     view.statusEl.hidden = !text;
+    view.statusEl.classList.toggle("sw-status-waiting", s.watch.waiting);
   }
 
   return {
     reportClientError,
     startCamera,
     cameraEnded,
+    stopCamera,
     stopRetrying: () => retry.cancel(),
     refreshDevices,
     applyRunning,

@@ -198,7 +198,7 @@ export function mountPage(el, loc = window.location) {
   const transport = new WsTransport(wsUrl(loc), {
     onOpen() {
       setStatus("connected", "open");
-      if (session) session.banner.clear("transport");
+      if (session) session.connected();
       transport.send(initMessage(store));
       // after a reconnect the server is a new session: give it this page's settings again
       if (reconnecting) transport.send(updateVizMessage(store));
@@ -206,14 +206,7 @@ export function mountPage(el, loc = window.location) {
     },
     onClose() {
       setStatus("reconnecting…", "closed");
-      if (!session) return;
-      session.reset();
-      session.banner.show({
-        code: "DISCONNECTED",
-        message: "Lost the connection to the server; reconnecting…",
-        recoverable: true,
-        source: "transport",
-      });
+      if (session) session.disconnected("Lost the connection to the server; reconnecting…", { final: false });
     },
   });
 

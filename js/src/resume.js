@@ -1,5 +1,6 @@
 // Faults the view recovers from by itself (docs/RELIABILITY.md): the tab hidden and shown
-// again, and a browser camera that stops delivering (unplugged, taken by another app).
+// again, and a browser camera that stops delivering (unplugged, taken by another app). The
+// kernel's answers stopping and coming back is link.js; both resume with resumeSending.
 
 /** A frame in flight for longer than this when the tab comes back is taken as lost. */
 export const STALE_MS = 3000;
@@ -28,11 +29,28 @@ const REAL_TIMERS = /** @type {Timers} */ ({
 });
 
 /**
+ * Sending resumes after a pause (the tab shown again, the kernel answering again): frames in
+ * flight for over `maxAgeMs` are taken as lost, no result for a frame captured before
+ * `now - maxAgeMs` is drawn (it would show a moment long gone: handlers.js reads
+ * `staleBefore`), and the next frame goes out at once.
+ * @param {{staleBefore: number}} state
+ * @param {{pump: () => void, flow: {expire: (now: number, maxAgeMs: number) => number}}} actions
+ * @param {number} now  the client clock (ms), as frames' t_sent and t_capture
+ * @param {number} maxAgeMs
+ */
+export function resumeSending(state, { pump, flow }, now, maxAgeMs) {
+  flow.expire(now, maxAgeMs);
+  state.staleBefore = Math.max(state.staleBefore, now - maxAgeMs);
+  pump();
+}
+
+/**
  * Pause sending while `doc` is hidden (frames are dropped, never queued: a background tab's
  * timers are throttled and its results would be stale). When it is visible again, frames
  * still in flight from before are taken as lost (their results were dropped or are stale, and
  * a throttled timeout may not have fired) and sending resumes at once.
- * @param {{hidden: boolean}} state  its `hidden` is kept up to date here (the sender reads it)
+ * @param {{hidden: boolean, staleBefore: number}} state  its `hidden` is kept up to date here
+ *   (the sender reads it)
  * @param {{pump: () => void, flow: {expire: (now: number, maxAgeMs: number) => number}, now: () => number}} actions
  *   pump: the capture loop; now: the client clock (ms), as frames' t_sent
  * @param {Pick<Document, "visibilityState" | "addEventListener" | "removeEventListener">} doc
@@ -42,10 +60,7 @@ export function watchVisibility(state, { pump, flow, now }, doc) {
   const onChange = () => {
     const wasHidden = state.hidden;
     state.hidden = doc.visibilityState === "hidden";
-    if (wasHidden && !state.hidden) {
-      flow.expire(now(), STALE_MS);
-      pump();
-    }
+    if (wasHidden && !state.hidden) resumeSending(state, { pump, flow }, now(), STALE_MS);
   };
   state.hidden = doc.visibilityState === "hidden";
   doc.addEventListener("visibilitychange", onChange);

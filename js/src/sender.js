@@ -1,9 +1,11 @@
 // The capture loop: grab, encode and send frames while the in-flight window (flow.js) has
 // room, with the client's timings in each frame and the feedback about the last one drawn.
 // Adaptive quality (the latest result's `quality`) sets the capture size and a frame-rate
-// cap; on loopback the frames go raw (I420) and ask for a raw mask (pixels.js).
+// cap; on loopback the frames go raw (I420) and ask for a raw mask (pixels.js). While the
+// kernel does not answer, one probe frame at a time (link.js).
 
 import { paceDelay, uploadSide } from "./flow.js";
+import { roomToSend, sendCap } from "./link.js";
 import { frameEncoding } from "./pixels.js";
 import { clientNow } from "./protocol.js";
 
@@ -21,6 +23,7 @@ export function sender(s) {
 
   const canCapture = () =>
     !state.destroyed &&
+    !state.linkLost &&
     !state.hidden &&
     !s.kernelSource() &&
     !!store.get("running") &&
@@ -33,11 +36,11 @@ export function sender(s) {
     if (state.pumping) return;
     state.pumping = true;
     try {
-      while (canCapture() && flow.canSend()) {
-        const wait = paceDelay(state.quality && state.quality.max_fps, state.lastSent, performance.now());
+      while (canCapture() && roomToSend(s.watch, flow)) {
+        const wait = paceDelay(sendCap(s.watch, state.quality), state.lastSent, performance.now());
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         await camera.nextFrame();
-        if (!canCapture() || !flow.canSend()) break;
+        if (!canCapture() || !roomToSend(s.watch, flow)) break;
         const uploadSize = store.get("upload_size") || "model";
         const side = uploadSide(uploadSize, Number(/** @type {Header} */ (state.ready).input_size), state.quality);
         const encoding = frameEncoding(store.get("frame_encoding"));
@@ -64,6 +67,7 @@ export function sender(s) {
         state.lastSent = now;
         flow.begin({ seq, t_capture: grab.t_capture, t_sent });
         transport.send(header, [grab.bytes]);
+        s.watch.sent();
         s.emit("segwidget:frame", {
           seq,
           t_capture: grab.t_capture,

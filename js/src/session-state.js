@@ -75,6 +75,8 @@ export function initialState() {
     cameraStarting: false,
     hidden: false, // the document is hidden: no frames are sent (resume.js)
     cameraLost: false, // the camera track ended; retrying with backoff (resume.js)
+    linkLost: false, // the channel is gone for good (the kernel restarted): re-run the cell
+    staleBefore: 0, // client clock: results for frames captured before it are not drawn (resume.js)
     confidenceAsked: false, // the last `options` sent since the newest `ready`
     /** @type {string | null} */
     loadingProfile: null,
@@ -104,6 +106,7 @@ export function initialState() {
  * @property {import("./controls.js").Controls} controls
  * @property {import("./capture.js").Camera} camera
  * @property {import("./flow.js").FrameFlow} flow
+ * @property {import("./link.js").ReplyWatch} watch  answers from the other side (link.js)
  * @property {() => boolean} kernelSource
  * @property {() => boolean} mirrored  whether the view mirrors now
  * @property {() => void} syncOptions  send `options` when what the view needs changed

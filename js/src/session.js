@@ -3,7 +3,8 @@
 // animation frame. The parts, by job: session-state.js (the DOM and the shared state),
 // lifecycle.js (camera and running state), sender.js (the capture loop and its in-flight
 // window), handlers.js (the server's messages), painter.js (drawing, stats, legend),
-// resume.js (a hidden tab pauses sending; a camera that ends is retried with backoff).
+// resume.js (a hidden tab pauses sending; a camera that ends is retried with backoff),
+// link.js (the kernel not answering for a while, or gone for good).
 //
 // For benchmarks and integrations the view's root element (`.segwidget`) dispatches two
 // bubbling DOM events (`detail` times are client-clock ms, as `t_capture`):
@@ -12,6 +13,10 @@
 //   "segwidget:render"  a result was drawn for the first time: {seq, t_capture, t_sent,
 //                       t_received, t_rendered, latency_ms, decode_ms, render_ms, server_ms,
 //                       timings (the server's per-stage ms), profile}
+//   "segwidget:link"    the link to the kernel / server changed: {state, t} with state
+//                       "waiting" (frames unanswered for link.WAIT_MS), "live" (answers
+//                       again, or reconnected), "disconnected" (the page's socket closed,
+//                       reconnecting) or "lost" (the kernel restarted: re-run the cell)
 //
 // transport: {send(header, buffers?), onMessage(cb(header, buffers)) -> unsubscribe,
 //             isOpen?() -> boolean}
@@ -24,9 +29,10 @@ import { FrameFlow, maxInFlight } from "./flow.js";
 import { handlers, LOAD_ERRORS } from "./handlers.js";
 import { Legend, isolateClass } from "./legend.js";
 import { lifecycle } from "./lifecycle.js";
+import { ReplyWatch } from "./link.js";
 import { painter } from "./painter.js";
 import { OverlayRenderer } from "./overlay-renderer.js";
-import { watchVisibility } from "./resume.js";
+import { resumeSending, watchVisibility } from "./resume.js";
 import { clientNow } from "./protocol.js";
 import { sender } from "./sender.js";
 import { buildView, initialState } from "./session-state.js";
@@ -48,8 +54,12 @@ const NOT_YET = () => {
 /**
  * Mount the whole front-end into `el`.
  * @param {{el: HTMLElement, store: SettingsStore, transport: Transport}} options
- * @returns {{destroy: () => void, reset: () => void, banner: Banner}}
+ * @returns {{destroy: () => void, reset: () => void, banner: Banner,
+ *   disconnected: (message: string, options: {final: boolean}) => void, connected: () => void}}
  *   reset(): the transport reconnected; forget frames in flight and wait for a new `ready`.
+ *   disconnected(): the channel closed; the page reconnects by itself (`final: false`: the
+ *   camera keeps running), a widget whose kernel restarted never does (`final: true`: the
+ *   camera is released, the stage says to re-run the cell). connected(): it is back.
  */
 export function createSession({ el, store, transport }) {
   const view = buildView(store);
@@ -74,6 +84,7 @@ export function createSession({ el, store, transport }) {
     controls: /** @type {any} */ (null),
     camera: /** @type {any} */ (null),
     flow: /** @type {any} */ (null),
+    watch: /** @type {any} */ (null),
     kernelSource: () => store.get("source_kind") === "kernel",
     mirrored: () => {
       const track = s.camera && s.camera.stream && s.camera.stream.getVideoTracks()[0];
@@ -112,7 +123,22 @@ export function createSession({ el, store, transport }) {
     timeoutMs: 2000,
     onTimeout: () => s.pump(),
   });
-  const { banner, controls, camera, flow } = s;
+  const link = (/** @type {string} */ linkState) => s.emit("segwidget:link", { state: linkState, t: clientNow() });
+  s.watch = new ReplyWatch({
+    active: () => !state.hidden && !state.linkLost && !s.kernelSource() && !!store.get("running") && s.camera.active,
+    outstanding: () => s.flow.size > 0,
+    onWaiting: () => {
+      link("waiting");
+      s.updateStatus();
+    },
+    onResumed: () => {
+      link("live");
+      s.updateStatus();
+      // what was sent before the kernel answered again is stale: none of it is drawn
+      resumeSending(state, { pump: () => s.pump(), flow: s.flow }, clientNow(), 0);
+    },
+  });
+  const { banner, controls, camera, flow, watch } = s;
 
   const life = lifecycle(s);
   Object.assign(s, {
@@ -181,18 +207,38 @@ export function createSession({ el, store, transport }) {
   }
   cleanups.push(watchVisibility(state, { pump: () => s.pump(), flow, now: clientNow }, document));
   cleanups.push(life.stopRetrying);
+  cleanups.push(() => watch.clear());
   life.applyRunning();
   paint.start();
 
+  function reset() {
+    flow.clear();
+    watch.clear();
+    state.ready = null;
+    state.serverStats = {};
+    state.loadingProfile = null;
+    controls.setLoading(null);
+    life.updateStatus();
+  }
+
   return {
     banner,
-    reset() {
-      flow.clear();
-      state.ready = null;
-      state.serverStats = {};
-      state.loadingProfile = null;
-      controls.setLoading(null);
-      life.updateStatus();
+    reset,
+    disconnected(message, { final }) {
+      if (state.destroyed || state.linkLost) return;
+      reset();
+      banner.show({ code: "DISCONNECTED", message, recoverable: !final, source: "transport" });
+      if (final) {
+        // nothing comes back on this channel: release the camera, show no frozen frame
+        state.linkLost = true;
+        life.stopCamera();
+      }
+      link(final ? "lost" : "disconnected");
+    },
+    connected() {
+      if (state.linkLost) return;
+      banner.clear("transport");
+      link("live");
     },
     destroy() {
       state.destroyed = true;

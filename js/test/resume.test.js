@@ -68,7 +68,7 @@ test("frames in flight for longer than the limit are dropped from the window; ne
 test("hidden: the sender is told to stop; visible: stale frames go and sending resumes at once", () => {
   const doc = fakeDocument();
   const flow = new FrameFlow({ timers: fakeTimers(), maxInFlight: 2 });
-  const state = { hidden: true };
+  const state = { hidden: true, staleBefore: 0 };
   let pumps = 0;
   let now = 0;
   const stop = watchVisibility(state, { pump: () => pumps++, flow, now: () => now }, doc);
@@ -82,6 +82,7 @@ test("hidden: the sender is told to stop; visible: stale frames go and sending r
   doc.set("visible");
   assert.equal(state.hidden, false);
   assert.equal(flow.size, 0, "the window is not stuck on results that were dropped");
+  assert.equal(state.staleBefore, 60000 - STALE_MS, "results of frames from before are not drawn");
   assert.equal(pumps, 1);
   doc.set("visible"); // no change: nothing to do
   assert.equal(pumps, 1);

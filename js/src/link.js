@@ -1,0 +1,99 @@
+// The view's link to whoever segments its frames (the kernel, the server), as the view can
+// tell it (docs/RELIABILITY.md): answers stop coming for a while (a kernel busy in another
+// cell, a dropped websocket) and come back, or the channel is gone for good (the kernel
+// restarted under the widget).
+
+/** A frame unanswered for this long (ms): the view says it is waiting for the kernel. */
+export const WAIT_MS = 3000;
+
+/** While waiting, one frame at a time goes out, at most this often (ms): the first answer
+ * says the kernel is back, without a queue of stale frames building up behind it. */
+export const PROBE_MS = 2000;
+
+/**
+ * @typedef {object} Timers
+ * @property {(fn: () => void, ms: number) => any} setTimeout
+ * @property {(handle: any) => void} clearTimeout
+ */
+
+const REAL_TIMERS = /** @type {Timers} */ ({
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle),
+});
+
+/**
+ * Watches for answers: when a frame has waited `waitMs` with nothing at all heard from the
+ * other side while the view streams, it is `waiting` (onWaiting); the next message heard
+ * ends that (onResumed).
+ */
+export class ReplyWatch {
+  /**
+   * @param {{onWaiting: () => void, onResumed: () => void, active: () => boolean,
+   *   outstanding: () => boolean, waitMs?: number, timers?: Timers}} options
+   *   active: the view streams now (a stopped camera or a hidden tab is not waiting);
+   *   outstanding: frames wait for an answer
+   */
+  constructor({ onWaiting, onResumed, active, outstanding, waitMs = WAIT_MS, timers = REAL_TIMERS }) {
+    Object.assign(this, { onWaiting, onResumed, active, outstanding, waitMs, timers });
+    this.waiting = false;
+    /** @type {any} */
+    this.timer = null;
+  }
+
+  arm() {
+    if (this.timer !== null || this.waiting) return;
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      if (!this.active()) return;
+      this.waiting = true;
+      this.onWaiting();
+    }, this.waitMs);
+  }
+
+  /** A frame went out: the clock runs from the oldest unanswered one. */
+  sent() {
+    this.arm();
+  }
+
+  /** Something came from the other side: it is alive. */
+  heard() {
+    this.disarm();
+    if (this.waiting) {
+      this.waiting = false;
+      this.onResumed();
+    }
+    if (this.outstanding()) this.arm();
+  }
+
+  disarm() {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Forget everything (camera stopped, transport reset or lost); no callback. */
+  clear() {
+    this.disarm();
+    this.waiting = false;
+  }
+}
+
+/**
+ * Whether the capture loop may send another frame: the in-flight window has room, and while
+ * waiting for the kernel, no frame is in flight (one probe at a time).
+ * @param {{waiting: boolean}} watch
+ * @param {{size: number, canSend: () => boolean}} flow
+ */
+export function roomToSend(watch, flow) {
+  return watch.waiting ? flow.size === 0 : flow.canSend();
+}
+
+/**
+ * The frame-rate cap of the capture loop: adaptive quality's, or the probe rate while
+ * waiting for the kernel.
+ * @param {{waiting: boolean}} watch
+ * @param {{max_fps?: number | null} | null} quality  adaptive quality from the latest result
+ * @returns {number | null | undefined}
+ */
+export function sendCap(watch, quality) {
+  return watch.waiting ? 1000 / PROBE_MS : quality && quality.max_fps;
+}
