@@ -1,0 +1,222 @@
+"""Faults the widget meets in JupyterLab, end to end, with Chromium's fake webcam:
+
+- the camera track ends inside the widget: CAMERA_CLOSED in the view and in ``w.error``, the
+  view tries again and streams;
+- the kernel is busy in another cell: the view says it waits for the kernel, and when the cell
+  is done it streams again by itself without drawing the stale frames;
+- the kernel restarts under the streaming widget: the old view says so, releases the camera
+  and throws nothing; the cell run again gives a new widget that streams.
+
+The restart test comes last in this module: it replaces the kernel the others use.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from segwidget.bench.harness import WIDGET_CELLS, WIDGET_SELECTOR, SegWidgetPage, wait_until
+
+pytestmark = pytest.mark.e2e
+
+# The page's own record, on one client clock (ms): frames sent, results drawn, link states;
+# and every camera stream the page was given.
+INIT_SCRIPT = """
+window.__swEvents = [];
+document.addEventListener('segwidget:frame', (e) => {
+  window.__swEvents.push(['frame', e.detail.seq, e.detail.t_sent, e.detail.in_flight]);
+}, true);
+document.addEventListener('segwidget:render', (e) => {
+  window.__swEvents.push(['render', e.detail.seq, e.detail.t_capture]);
+}, true);
+document.addEventListener('segwidget:link', (e) => {
+  window.__swEvents.push(['link', e.detail.state, e.detail.t]);
+}, true);
+window.__swStreams = [];
+if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+  const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await getUserMedia(constraints);
+    window.__swStreams.push(stream);
+    return stream;
+  };
+}
+"""
+JS_MARK = "() => window.__swEvents.length"
+JS_EVENTS_SINCE = "(mark) => window.__swEvents.slice(mark)"
+JS_LIVE_TRACKS = """() => window.__swStreams.flatMap((s) => s.getTracks())
+  .filter((t) => t.readyState === 'live').length"""
+JS_BANNER = """() => { const b = document.querySelector('.segwidget [role=alert]');
+  return b && !b.hidden ? b.querySelector('.sw-banner-code').textContent : null; }"""
+JS_STATUS = """() => { const s = document.querySelector('.segwidget .sw-status');
+  return s && !s.hidden ? s.textContent : null; }"""
+JS_STAGE = """() => { const v = document.querySelector('.segwidget');
+  const p = v.querySelector('.sw-placeholder');
+  return {placeholder: p.hidden ? null : p.textContent,
+          canvas_hidden: v.querySelector('canvas.sw-canvas').hidden,
+          video_stream: v.querySelector('video').srcObject !== null,
+          views: document.querySelectorAll('.segwidget').length}; }"""
+# The camera goes away as when it is unplugged: the track stops and says `ended` (stop()
+# alone fires nothing); the banner is read at once.
+JS_END_TRACK = """() => {
+  const track = document.querySelector('.segwidget video').srcObject.getVideoTracks()[0];
+  const mark = window.__swEvents.length;
+  track.stop();
+  track.dispatchEvent(new Event('ended'));
+  const b = document.querySelector('.segwidget [role=alert]');
+  return [mark, !b.hidden ? b.querySelector('.sw-banner-code').textContent : null];
+}"""
+
+
+@pytest.fixture(scope="module")
+def lab(widget_host_factory, fake_video):
+    host = widget_host_factory("lab", WIDGET_CELLS, WIDGET_SELECTOR, init_scripts=[INIT_SCRIPT])
+    page = SegWidgetPage(host, fake_video)
+    page.wait_frames(0, timeout=240)
+    return page
+
+
+def _page_errors(host, since: int = 0) -> list[str]:
+    return [
+        line
+        for line in host.console[since:]
+        if line.startswith(("[pageerror]", "[error] segwidget"))
+    ]
+
+
+def _waiting_for_the_kernel(page) -> str | None:
+    text = page.evaluate(JS_STATUS) or ""
+    return text if text.startswith("Waiting for the kernel") else None
+
+
+def _renders_after(page, mark: int) -> int:
+    return sum(e[0] == "render" for e in page.evaluate(JS_EVENTS_SINCE, mark))
+
+
+def test_a_camera_that_ends_in_the_widget_says_camera_closed_and_streams_again(lab):
+    host, page = lab.host, lab.host.page
+    diag = lambda: host.diagnostics(30)  # noqa: E731
+    lab.wait_frames(3)
+    errors_at = len(host.console)
+    # every value `w.error` takes, as the kernel sets it
+    lab.probe.execute(
+        "_segw_errors = []\n"
+        "_segw_watch = lambda change: _segw_errors.append(change['new'])\n"
+        "w.observe(_segw_watch, names='error')"
+    )
+    try:
+        mark, code = page.evaluate(JS_END_TRACK)
+        assert code == "CAMERA_CLOSED", diag()
+        # the retry (after 1 s) opens the fake camera again: the banner and w.error clear
+        wait_until(lambda: page.evaluate(JS_BANNER) is None, 30, "no banner", on_timeout=diag)
+        lab.probe.wait_for("w.error is None and len(_segw_errors) >= 2", 30, "w.error cleared")
+        processed = lab.frames_processed()
+        wait_until(lambda: _renders_after(page, mark) >= 5, 60, "results again", on_timeout=diag)
+        lab.wait_frames(processed + 3)
+        seen = lab.probe.eval("_segw_errors")
+    finally:
+        lab.probe.execute("w.unobserve(_segw_watch, names='error')")
+    assert seen[0]["code"] == "CAMERA_CLOSED", seen
+    assert seen[0]["recoverable"] is True, seen
+    assert seen[-1] is None, seen
+    assert page.evaluate(JS_LIVE_TRACKS) == 1  # the ended track is not held beside the new one
+    assert lab.get("running") is True
+    assert not _page_errors(host, errors_at), diag()
+
+
+def test_a_kernel_busy_in_another_cell_shows_waiting_and_resumes_without_stale_frames(lab):
+    host, page = lab.host, lab.host.page
+    diag = lambda: host.diagnostics(30)  # noqa: E731
+    lab.wait_frames(3)
+    errors_at = len(host.console)
+    mark = page.evaluate(JS_MARK)
+    # A cell that keeps the kernel busy: ipykernel handles no comm message meanwhile. (The
+    # probe's request is a cell like any other to the kernel, run from this second client.)
+    outcome: list[BaseException | None] = []
+
+    def busy_cell() -> None:
+        try:
+            lab.probe.execute("import time\ntime.sleep(12)", timeout=120)
+            outcome.append(None)
+        except BaseException as exc:  # reported below, in the test's thread
+            outcome.append(exc)
+
+    busy = threading.Thread(target=busy_cell, name="busy-cell")
+    busy.start()
+    try:
+        status = wait_until(
+            lambda: _waiting_for_the_kernel(page),
+            11,
+            "the view to say it waits for the kernel",
+            on_timeout=diag,
+        )
+        assert busy.is_alive(), "seen only after the cell was done"
+        print("while busy:", status)
+    finally:
+        busy.join(150)
+    assert outcome == [None], outcome
+    wait_until(lambda: page.evaluate(JS_STATUS) is None, 30, "the state to clear", on_timeout=diag)
+    events = page.evaluate(JS_EVENTS_SINCE, mark)
+    links = [(e[1], e[2]) for e in events if e[0] == "link"]
+    assert [s for s, _ in links] == ["waiting", "live"], links
+    (_, t_waiting), (_, t_live) = links
+    processed = lab.frames_processed()
+    live_at = next(i for i, e in enumerate(events) if e[0] == "link" and e[1] == "live")
+    wait_until(
+        lambda: _renders_after(page, mark + live_at) >= 5, 60, "results after", on_timeout=diag
+    )
+    lab.wait_frames(processed + 3)
+    events = page.evaluate(JS_EVENTS_SINCE, mark)
+    after = events[live_at + 1 :]
+    # while waiting, one probe frame at a time at most every PROBE_MS (2 s), not a queue
+    during = [e for e in events[:live_at] if e[0] == "frame" and e[2] > t_waiting]
+    assert len(during) <= (t_live - t_waiting) / 2000 + 1, (len(during), t_live - t_waiting)
+    assert all(e[3] == 1 for e in during), during
+    # after: no result of a frame captured before the kernel came back is drawn ...
+    drawn = [e for e in after if e[0] == "render"]
+    assert drawn
+    assert all(t_capture >= t_live for _, _, t_capture in drawn), (t_live, drawn)
+    # ... and no burst: never more than the in-flight window (2) out at once
+    sent = [e for e in after if e[0] == "frame"]
+    print(f"waiting {(t_live - t_waiting) / 1000:.1f} s, {len(during)} probe frames meanwhile;")
+    print(f"after: {len(sent)} frames sent, {len(drawn)} results drawn")
+    assert sent
+    assert max(in_flight for *_, in_flight in sent) <= 2, sent
+    assert page.evaluate(JS_BANNER) is None
+    assert not _page_errors(host, errors_at), diag()
+
+
+def test_a_kernel_restart_disconnects_the_old_view_and_the_cell_run_again_streams(lab):
+    host, page = lab.host, lab.host.page
+    diag = lambda: host.diagnostics(30)  # noqa: E731
+    lab.wait_frames(3)
+    assert page.evaluate(JS_LIVE_TRACKS) == 1
+    errors_at = len(host.console)
+    mark = page.evaluate(JS_MARK)
+
+    host.restart_kernel()
+    # the old view: a clear state instead of a frozen frame, and the camera released
+    wait_until(lambda: page.evaluate(JS_BANNER) == "DISCONNECTED", 60, "the loss", on_timeout=diag)
+    wait_until(lambda: page.evaluate(JS_LIVE_TRACKS) == 0, 30, "no live camera track")
+    stage = page.evaluate(JS_STAGE)
+    assert "Re-run the cell" in (stage["placeholder"] or ""), stage
+    assert stage["canvas_hidden"], stage
+    assert not stage["video_stream"], stage
+    links = [e[1] for e in page.evaluate(JS_EVENTS_SINCE, mark) if e[0] == "link"]
+    assert links[-1:] == ["lost"], links
+    assert not _page_errors(host, errors_at), diag()
+
+    # the probe's sockets reconnect to the restarted kernel (same connection file)
+    lab.probe.wait_ready(120)
+    assert lab.probe.eval("'w' in globals()") is False
+    host.run_all_cells()
+    lab.wait_frames(0, timeout=240)
+    processed = lab.frames_processed()
+    lab.wait_frames(processed + 3)
+    stage = page.evaluate(JS_STAGE)
+    assert stage["views"] == 1, stage
+    assert stage["placeholder"] is None, stage
+    assert page.evaluate(JS_BANNER) is None
+    assert page.evaluate(JS_LIVE_TRACKS) == 1  # only the new view's camera
+    assert not _page_errors(host, errors_at), diag()
