@@ -7,6 +7,12 @@ import { CameraRetry } from "./resume.js";
 
 /** @typedef {import("./session-state.js").Session} Session */
 
+/** What the stage says while frames go unanswered (link.js), by who should answer. */
+export const WAITING_TEXT = {
+  kernel: "Waiting for the kernel: it is busy (a cell running?) or out of reach. Results resume by themselves.",
+  server: "Waiting for the server: it is busy or out of reach. Results resume by themselves.",
+};
+
 /**
  * The lifecycle actions of a session.
  * @param {Session} s
@@ -152,7 +158,7 @@ export function lifecycle(s) {
 
   function updateStatus() {
     let text = "";
-    if (s.watch.waiting) text = "Waiting for the kernel: it is busy (a cell running?) or out of reach. Results resume by themselves.";
+    if (s.watch.waiting) text = WAITING_TEXT[transport.peer === "server" ? "server" : "kernel"];
     else if (state.loadingProfile) text = `Loading ${state.loadingProfile}…`;
     else if (!state.ready && store.get("running")) text = "Waiting for the model…";
     view.statusEl.textContent = text;

@@ -119,6 +119,8 @@ class WsTransport {
     /** @type {any} */
     this.timer = null;
     this.closed = false;
+    /** who answers the frames (link.js's waiting state names it) */
+    this.peer = /** @type {const} */ ("server");
   }
 
   connect() {

@@ -9,7 +9,8 @@ import { CLIENT_STAGES } from "./stats.js";
  * @typedef {import("./protocol.js").Header} Header
  * @typedef {{send: (header: Header, buffers?: Uint8Array[]) => void,
  *   onMessage: (cb: (header: Header, buffers: (ArrayBuffer | ArrayBufferView)[]) => void) => () => void,
- *   isOpen?: () => boolean}} Transport
+ *   isOpen?: () => boolean, peer?: "kernel" | "server"}} Transport
+ *   peer: who answers (what the view names when answers stop; default "kernel")
  */
 
 /**

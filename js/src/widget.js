@@ -37,6 +37,7 @@ export function modelTransport(model) {
       }
     },
     isOpen: () => !lost,
+    peer: /** @type {const} */ ("kernel"),
     onMessage(cb) {
       /** @param {any} msg @param {any[]} [buffers] */
       const handler = (msg, buffers) => {
