@@ -49,6 +49,7 @@ export function handlers(s) {
     const t_received = clientNow();
     const order = ++state.arrivals;
     const sent = typeof msg.seq === "number" ? flow.settle(msg.seq) : null;
+    if (sent) s.watch.roundTrip(t_received - sent.t_sent);
     if (msg.quality && typeof msg.quality === "object") state.quality = msg.quality;
     s.pump();
     banner.clearRecoverable();

@@ -3,8 +3,16 @@
 // cell, a dropped websocket) and come back, or the channel is gone for good (the kernel
 // restarted under the widget).
 
-/** A frame unanswered for this long (ms): the view says it is waiting for the kernel. */
+/** A frame unanswered for this long (ms), or WAIT_FACTOR times the usual round trip when
+ * that is longer: the view says it is waiting for the kernel. */
 export const WAIT_MS = 3000;
+
+/** How many usual round trips a slow kernel gets before the view calls it waiting (a kernel
+ * that always takes 4 s a frame is slow, not away: its results are drawn, never dropped). */
+export const WAIT_FACTOR = 3;
+
+/** Weight of each new round trip in the usual one (an exponential moving average). */
+const ROUND_TRIP_WEIGHT = 0.3;
 
 /** While waiting, one frame at a time goes out, at most this often (ms): the first answer
  * says the kernel is back, without a queue of stale frames building up behind it. */
@@ -22,7 +30,7 @@ const REAL_TIMERS = /** @type {Timers} */ ({
 });
 
 /**
- * Watches for answers: when a frame has waited `waitMs` with nothing at all heard from the
+ * Watches for answers: when a frame has waited `waitFor` with nothing at all heard from the
  * other side while the view streams, it is `waiting` (onWaiting); the next message heard
  * ends that (onResumed).
  */
@@ -38,6 +46,23 @@ export class ReplyWatch {
     this.waiting = false;
     /** @type {any} */
     this.timer = null;
+    /** the usual round trip of a frame (ms), null before the first @type {number | null} */
+    this.usual = null;
+  }
+
+  /** How long a frame may go unanswered before the view is waiting (ms). */
+  get waitFor() {
+    return Math.max(this.waitMs, WAIT_FACTOR * (this.usual || 0));
+  }
+
+  /**
+   * A result came back `ms` after its frame was sent (stale ones too: a kernel that is always
+   * slow must not be taken for one that is away).
+   * @param {number} ms
+   */
+  roundTrip(ms) {
+    if (!Number.isFinite(ms) || ms < 0) return;
+    this.usual = this.usual === null ? ms : this.usual + ROUND_TRIP_WEIGHT * (ms - this.usual);
   }
 
   arm() {
@@ -47,7 +72,7 @@ export class ReplyWatch {
       if (!this.active()) return;
       this.waiting = true;
       this.onWaiting();
-    }, this.waitMs);
+    }, this.waitFor);
   }
 
   /** A frame went out: the clock runs from the oldest unanswered one. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { FrameFlow } from "../src/flow.js";
-import { PROBE_MS, ReplyWatch, WAIT_MS, roomToSend, sendCap } from "../src/link.js";
+import { PROBE_MS, ReplyWatch, WAIT_FACTOR, WAIT_MS, roomToSend, sendCap } from "../src/link.js";
 
 /** Manual timers: advance() fires the ones due. */
 function fakeTimers() {
@@ -115,4 +115,26 @@ test("while waiting, one probe at a time at PROBE_MS; otherwise the window and a
   assert.ok(roomToSend(watch, flow));
   assert.equal(sendCap({ waiting: false }, null), null);
   assert.ok(PROBE_MS <= WAIT_MS);
+});
+
+test("a kernel that is always slow is not taken for one that is away: the wait follows its round trip", () => {
+  const { watch, timers, calls } = watchWith();
+  assert.equal(watch.waitFor, WAIT_MS, "before any result: the base wait");
+  watch.roundTrip(4000); // a slow profile on a slow CPU: 4 s a frame
+  assert.equal(watch.waitFor, WAIT_FACTOR * 4000);
+  watch.sent();
+  timers.advance(4500); // its answer is due, not overdue
+  assert.deepEqual(calls, []);
+  watch.heard();
+  watch.roundTrip(4500);
+  // a fast kernel's usual round trip keeps the base wait; one long (stale) answer raises the
+  // wait only part of the way
+  const fast = watchWith().watch;
+  for (let i = 0; i < 5; i++) fast.roundTrip(100);
+  assert.equal(fast.waitFor, WAIT_MS);
+  fast.roundTrip(12000);
+  assert.ok(fast.waitFor > WAIT_MS && fast.waitFor < WAIT_FACTOR * 12000, String(fast.waitFor));
+  fast.roundTrip(Number.NaN);
+  fast.roundTrip(-1);
+  assert.ok(Number.isFinite(fast.waitFor));
 });
