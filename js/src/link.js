@@ -4,8 +4,11 @@
 // restarted under the widget).
 
 /** A frame unanswered for this long (ms), or WAIT_FACTOR times the usual round trip when
- * that is longer: the view says it is waiting for the kernel. */
+ * that is longer (up to MAX_WAIT_MS): the view says it is waiting for the kernel. */
 export const WAIT_MS = 3000;
+
+/** The longest a frame goes unanswered before the view says so, however slow the kernel. */
+export const MAX_WAIT_MS = 10000;
 
 /** How many usual round trips a slow kernel gets before the view calls it waiting (a kernel
  * that always takes 4 s a frame is slow, not away: its results are drawn, never dropped). */
@@ -52,7 +55,7 @@ export class ReplyWatch {
 
   /** How long a frame may go unanswered before the view is waiting (ms). */
   get waitFor() {
-    return Math.max(this.waitMs, WAIT_FACTOR * (this.usual || 0));
+    return Math.min(MAX_WAIT_MS, Math.max(this.waitMs, WAIT_FACTOR * (this.usual || 0)));
   }
 
   /**
