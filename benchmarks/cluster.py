@@ -8,6 +8,12 @@ JPEGs at the model's input size, as the page sends them.
 
     python benchmarks/cluster.py                        # 1, 2, 4, 8 clients; 1 and 2 replicas
     python benchmarks/cluster.py --seconds 10 --batch-wait-ms 20 --json cluster.json
+    python benchmarks/cluster.py --batch-only --batch-frames 4   # one call vs one by one only
+
+First, without Ray: a replica's shape bucket of ``--batch-frames`` frames run as one batched
+engine call against the same frames one call each (``Engine.infer_batch``), on the local
+backend (``--backend``), alternating the two for ``--batch-repeats`` rounds; the medians and
+their ratio are printed.
 
 Printed per row: total results/s, per-client mean and p95 latency, the mean batch size the
 replicas ran, Ray's cost per frame (round trip minus the time inside the replica), the time a
@@ -33,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from segwidget.engine import Engine
-from segwidget.preprocess import encode_jpeg
+from segwidget.preprocess import decode_jpeg, encode_jpeg, resize, to_nchw
 from segwidget.profiles import get_profile, input_hw
 
 
@@ -105,6 +111,43 @@ def run_clients(engine, jpegs: list[bytes], clients: int, seconds: float) -> dic
     }
 
 
+def batched_vs_single(
+    profile: str, weights: str, backend: str, frames_n: int, repeats: int
+) -> dict:
+    """One bucket of ``frames_n`` frames as one engine call vs the same frames one by one."""
+    engine = Engine(profile, weights=weights, backend=backend)
+    p = engine.profile
+    jpegs = frames(profile, frames_n)
+    rgb = [decode_jpeg(j) for j in jpegs]
+    h, w = engine.model_hw(*rgb[0].shape[:2])
+    x = np.concatenate([to_nchw(resize(f, h, w)) for f in rgb])
+    engine.infer_batch(x)  # warm-up: the batch shape's first call allocates
+    one, each = [], []
+    for _ in range(repeats):
+        calls = engine.model_calls
+        t0 = time.perf_counter()
+        engine.infer_batch(x)
+        one.append((time.perf_counter() - t0) * 1000)
+        batched_calls = engine.model_calls - calls
+        t0 = time.perf_counter()
+        for i in range(frames_n):
+            engine.infer_batch(x[i : i + 1])
+        each.append((time.perf_counter() - t0) * 1000)
+    med = statistics.median
+    return {
+        "profile": p.name,
+        "backend": engine.info["backend"],
+        "device": engine.info["device"],
+        "frames": frames_n,
+        "input": f"{w}x{h}",
+        "calls_batched": batched_calls,
+        "one_call_ms": round(med(one), 1),
+        "one_by_one_ms": round(med(each), 1),
+        "ratio": round(med(each) / med(one), 2),
+        "repeats": repeats,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--profile", default="fast")
@@ -116,7 +159,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-wait-ms", type=float, default=10.0)
     ap.add_argument("--gpus-per-replica", type=float, default=0.0, help="e.g. 1 on GPU nodes")
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--backend", default="auto", help="the batching comparison's backend")
+    ap.add_argument("--batch-frames", type=int, default=4, help="frames in the bucket")
+    ap.add_argument("--batch-repeats", type=int, default=5)
+    ap.add_argument("--batch-only", action="store_true", help="skip the Ray Serve rows")
     args = ap.parse_args(argv)
+
+    batching = batched_vs_single(
+        args.profile, args.weights, args.backend, args.batch_frames, args.batch_repeats
+    )
+    print(
+        f"batching: {batching['frames']} frames at {batching['input']} "
+        f"({batching['backend']}/{batching['device']}): one call "
+        f"({batching['calls_batched']} engine call) {batching['one_call_ms']} ms, one by one "
+        f"{batching['one_by_one_ms']} ms: x{batching['ratio']} "
+        f"(medians of {batching['repeats']})",
+        flush=True,
+    )
+    if args.batch_only:
+        if args.json:
+            Path(args.json).write_text(json.dumps({"args": vars(args), "batching": batching}))
+        return 0
 
     import ray
 
@@ -160,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         print(row, flush=True)
     print_table(rows, args)
     if args.json:
-        Path(args.json).write_text(json.dumps({"cpus": cpus, "args": vars(args), "rows": rows}))
+        out = {"cpus": cpus, "args": vars(args), "batching": batching, "rows": rows}
+        Path(args.json).write_text(json.dumps(out))
     return 0
 
 

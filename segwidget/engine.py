@@ -62,6 +62,10 @@ class Engine:
     A profile with shipped models (``person``) always runs them: ``weights="random"`` and
     ``input_size`` do not apply (``info`` says so), and ``backend="torch"`` falls back to
     ONNX Runtime or TensorRT with the reason in ``info["backend_reason"]``.
+
+    ``max_batch``: the largest batch :meth:`infer_batch` runs as one call where the backend
+    has a limit (TensorRT engines are built for batches 1 to ``max_batch``; a cluster replica
+    passes its Serve batch size, a local engine only runs single frames).
     """
 
     def __init__(
@@ -73,8 +77,11 @@ class Engine:
         input_size: int | None = None,
         max_side: int = DEFAULT_MAX_SIDE,
         cache_dir: str | os.PathLike | None = None,
+        max_batch: int = 1,
     ):
         t0 = time.perf_counter()
+        if not isinstance(max_batch, int) or not 1 <= max_batch <= 256:
+            raise ValueError(f"max_batch must be an int from 1 to 256, got {max_batch!r}")
         self.profile: Profile = get_profile(profile)
         shipped = bool(self.profile.shipped)
         choice = choose_backend(backend, device, torch_network=not shipped)
@@ -89,11 +96,15 @@ class Engine:
         self.labels: list[str] = list(LABELS[self.profile.dataset])
         self.palette: np.ndarray = PALETTES[self.profile.default_colormap]
         self._lock = threading.Lock()
+        #: Backend calls so far (a batch run as one tensor is one call): replicas' stats.
+        self.model_calls = 0
 
         ref = describe_weights(self.profile, weights)
         sample = self.model_hw(3, 4)
         cache = Path(cache_dir) if cache_dir is not None else None
-        self._run = backends.create(choice, self.profile, weights, ref, sample, cache)
+        self._run = backends.create(choice, self.profile, weights, ref, sample, cache, max_batch)
+        #: Frames one backend call takes at most (None: any number).
+        self.batch_limit: int | None = getattr(self._run, "max_batch", None)
         for hw in ref.graphs or [sample]:  # warm-up: first call allocates
             self._run(np.zeros((1, 3, *hw), np.uint8))
         self.load_ms = (time.perf_counter() - t0) * 1000
@@ -145,20 +156,46 @@ class Engine:
             return self.profile.shipped_for(height, width).name
         return self.profile.model
 
-    def infer_batch(self, x: np.ndarray) -> np.ndarray:
-        """The masks (uint8 ``N x H x W``) of a uint8 ``N x 3 x H x W`` batch of frames already
-        at model size (the cluster's replicas). The exports take one frame at a time, so the
-        frames run one by one; a batch axis in the exports would make this one call."""
+    def infer_batch(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The masks and confidences (uint8 ``N x H x W`` each; confidence None where the
+        profile gives none) of a uint8 ``N x 3 x H x W`` batch of frames already at model
+        size (a cluster replica's shape bucket). The batch is one backend call (the exports
+        take a dynamic batch axis), or calls of :attr:`batch_limit` frames where the backend
+        has one."""
+        if x.ndim != 4 or x.shape[1] != 3 or x.dtype != np.uint8 or not len(x):
+            raise ValueError(f"infer_batch needs uint8 N x 3 x H x W with N >= 1, got {x.shape}")
+        step = self.batch_limit or len(x)
+        chunks = []
         with self._lock:
-            return np.stack([self._run(x[i : i + 1])[0] for i in range(len(x))])
+            for i in range(0, len(x), step):
+                part = np.ascontiguousarray(x[i : i + step])
+                chunks.append(run_with_oom_retry(lambda p=part: self._call(p), self._what(x)))
+        masks = np.concatenate([c[0] for c in chunks])
+        soft = np.concatenate([c[1] for c in chunks]) if len(chunks[0]) > 1 else None
+        return masks, soft
 
-    def segment(self, rgb: np.ndarray, size: int | None = None) -> SegResult:
+    def _call(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        self.model_calls += 1
+        return self._run(x)
+
+    def _what(self, x: np.ndarray) -> str:
+        return f"{self.profile.name} at {x.shape[2]}x{x.shape[3]}"
+
+    def segment(
+        self, rgb: np.ndarray, size: int | None = None, confidence: bool = True
+    ) -> SegResult:
         """Segment an ``H x W x 3`` uint8 RGB frame; ``size`` overrides the model's long
-        side for this frame (adaptive quality; at most :attr:`input_size`)."""
+        side for this frame (adaptive quality; at most :attr:`input_size`).
+
+        ``confidence``: whether the caller needs :attr:`SegResult.confidence`. The graph
+        gives it with the mask at no extra cost, so a local engine always fills it in; a
+        cluster's ``RemoteEngine`` leaves it out (and its transfer) when False."""
         return self._segment(rgb, {"decode": 0.0}, time.perf_counter(), size)
 
-    def segment_jpeg(self, data: bytes, size: int | None = None) -> SegResult:
-        """Segment a JPEG-encoded frame (what the transports receive)."""
+    def segment_jpeg(
+        self, data: bytes, size: int | None = None, confidence: bool = True
+    ) -> SegResult:
+        """Segment a JPEG-encoded frame (what the transports receive); as :meth:`segment`."""
         t0 = time.perf_counter()
         rgb = decode_jpeg(data, self.max_side)
         t1 = time.perf_counter()
@@ -174,9 +211,8 @@ class Engine:
         x = to_nchw(resize(rgb, h, w, self.profile.resize))
         t1 = time.perf_counter()
         with self._lock:
-            mask, *soft = run_with_oom_retry(
-                lambda: self._run(x), f"{self.profile.name} at {h}x{w}"
-            )
+            outputs = run_with_oom_retry(lambda: self._call(x), self._what(x))
+        mask, *soft = (out[0] for out in outputs)
         t2 = time.perf_counter()
         class_ids = class_fractions(mask, len(self.labels))
         t3 = time.perf_counter()

@@ -1,7 +1,8 @@
 """ONNX export of a profile's network, cached on disk.
 
-The file is keyed by profile, weights identity, precision, opset and library versions, and
-has dynamic height and width, so one export serves every camera aspect ratio.
+The file is keyed by profile, weights identity, precision, opset, library versions and the
+export's format, and has dynamic batch, height and width axes, so one export serves every
+camera aspect ratio and a cluster replica's batches (one shape bucket as one call).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPSET = 17
+#: Bumped whenever the graph's interface changes, so an older cached file is never reused:
+#: 2 = a dynamic batch axis (format 1 files had a batch of 1 only).
+EXPORT_FORMAT = 2
+#: The batch the graph is traced with: above 1, so no op can specialise on a batch of one.
+TRACE_BATCH = 2
 
 
 def exports_dir(cache_dir: Path | None = None) -> Path:
@@ -54,7 +60,8 @@ def export_key(profile: Profile, weights_identity: str, precision: str) -> str:
         "weights": weights_identity,
         "precision": precision,
         "opset": OPSET,
-        "shape": "1x3xHxW dynamic",
+        "shape": "Nx3xHxW dynamic",
+        "format": EXPORT_FORMAT,
         **{name: _version(name) for name in ("torch", "torchvision", "transformers", "onnx")},
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
@@ -112,7 +119,7 @@ def export_onnx(
     device = torch.device(choice.device)
     dtype = torch.float16 if choice.precision == "fp16" else torch.float32
     net = net.to(device, dtype).eval()
-    dummy = torch.zeros((1, 3, *sample_hw), dtype=torch.uint8, device=device)
+    dummy = torch.zeros((TRACE_BATCH, 3, *sample_hw), dtype=torch.uint8, device=device)
     # written beside its final name and moved there whole: no reader sees half a file
     with (
         atomic_path(path, "the ONNX export") as tmp,
@@ -129,8 +136,8 @@ def export_onnx(
             input_names=["image"],
             output_names=["mask"],
             dynamic_axes={
-                "image": {2: "height", 3: "width"},
-                "mask": {1: "height", 2: "width"},
+                "image": {0: "batch", 2: "height", 3: "width"},
+                "mask": {0: "batch", 1: "height", 2: "width"},
             },
         )
     net.to("cpu", torch.float32)

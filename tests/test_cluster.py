@@ -165,6 +165,12 @@ def test_two_replicas_batch_across_sessions_and_match_a_local_engine(clients, fr
     assert not stats["degraded"]
     assert {row["replica"] for row in stats["per_replica"]} == set(_replica_ids())
     assert all(row["requests"] > 0 and row["mean_batch"] >= 1 for row in stats["per_replica"])
+    # every frame is 640x480, one shape bucket: each batch, whatever its size, is one call
+    for row in stats["per_replica"]:
+        assert row["model_calls"] == row["batches"], row
+    assert sum(row["requests"] for row in stats["per_replica"]) > sum(
+        row["model_calls"] for row in stats["per_replica"]
+    )  # fewer engine calls than frames: batches ran as one tensor
 
 
 def test_another_cluster_address_is_refused_by_name(cluster):

@@ -140,6 +140,7 @@ def test_serve_config_has_one_application_per_profile():
         == {
             "profile": "accurate",
             "weights": "random",
+            "max_batch": 8,  # what a TensorRT engine's profile is built for
         }
     )
     assert accurate["deployments"][0]["ray_actor_options"]["num_gpus"] == 1
@@ -211,8 +212,9 @@ def test_engine_infer_batch_gives_each_frames_own_mask(fast_engine, photos):
 
     h, w = fast_engine.model_hw(480, 640)
     frames = [resize(img, h, w) for img in photos.values()]
-    masks = fast_engine.infer_batch(np.concatenate([to_nchw(f) for f in frames]))
+    masks, soft = fast_engine.infer_batch(np.concatenate([to_nchw(f) for f in frames]))
     assert masks.shape == (len(frames), h, w)
+    assert soft is None
     for frame, mask in zip(frames, masks, strict=True):
         assert np.array_equal(mask, fast_engine.segment(frame).mask)
 

@@ -1,7 +1,8 @@
-"""Inference backends. Each takes a uint8 ``N x 3 x H x W`` RGB array (N = 1) and returns the
-outputs for that frame: the uint8 ``H x W`` class-index mask first, then, where the graph has
-one, the uint8 ``H x W`` confidence. :func:`create` builds the one a :class:`BackendChoice`
-names."""
+"""Inference backends. Each takes a uint8 ``N x 3 x H x W`` RGB batch (one input size) and
+returns its outputs in one call: the uint8 ``N x H x W`` class-index masks first, then, where
+the graph has one, the uint8 ``N x H x W`` confidence. A backend with a hard batch limit
+(TensorRT engines: their optimisation profile) says so in ``max_batch``; the others take any
+batch. :func:`create` builds the one a :class:`BackendChoice` names."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ def create(
     ref: WeightsRef,
     sample_hw: tuple[int, int],
     cache_dir: Path | None = None,
+    max_batch: int = 1,
 ) -> Backend:
     """Build the chosen backend for ``weights`` (resolved as ``ref``); ``sample_hw`` shapes
-    export and warm-up.
+    export and warm-up; ``max_batch``: the largest batch a TensorRT engine is built for.
 
     An ONNX export already on disk is used as it is: torch is imported, and the network
     built, only for the torch backend or to export. Shipped graphs (``ref.graphs``, one per
@@ -40,7 +42,7 @@ def create(
         cache = exports_dir(cache_dir)  # engine caches go here, never next to the package
         return ShapeDispatch(
             {
-                hw: _onnx_backend(choice, profile, path, cache, (1, 3, *hw))
+                hw: _onnx_backend(choice, profile, path, cache, max_batch, hw)
                 for hw, path in ref.graphs.items()
             }
         )
@@ -54,7 +56,7 @@ def create(
     if not usable_export(onnx_path):
         net = _network(profile, weights)
         onnx_path = export_onnx(net, profile, ref.identity, choice, sample_hw, cache_dir)
-    return _onnx_backend(choice, profile, onnx_path, cache_dir, None)
+    return _onnx_backend(choice, profile, onnx_path, cache_dir, max_batch, None)
 
 
 def _onnx_backend(
@@ -62,7 +64,8 @@ def _onnx_backend(
     profile: Profile,
     path: Path,
     cache_dir: Path | None,
-    fixed_shape: tuple[int, ...] | None,
+    max_batch: int,
+    fixed_hw: tuple[int, int] | None,
 ) -> Backend:
     if choice.backend == "onnxruntime":
         from .onnx_backend import OnnxBackend
@@ -72,7 +75,7 @@ def _onnx_backend(
         raise ValueError(f"backend {choice.backend!r} cannot run an ONNX file")
     from .tensorrt_backend import TensorRTBackend
 
-    return TensorRTBackend(path, profile, choice.precision, cache_dir, fixed_shape)
+    return TensorRTBackend(path, profile, choice.precision, cache_dir, fixed_hw, max_batch)
 
 
 def _network(profile: Profile, weights: str | os.PathLike):

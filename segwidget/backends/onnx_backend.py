@@ -64,12 +64,13 @@ class OnnxBackend:
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._binding is None:
-            return tuple(out[0] for out in self.session.run(None, {self.input: x}))
+            return tuple(self.session.run(None, {self.input: x}))
         return self._run_bound(x)
 
     def _run_bound(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
-        """GPU: IO binding with a pre-allocated device input per shape (a webcam keeps one),
-        so only the uint8 frame goes up and only the uint8 outputs come back."""
+        """GPU: IO binding with a pre-allocated device input per shape (a webcam keeps one;
+        a replica one per bucket and batch size), so only the uint8 frames go up and only
+        the uint8 outputs come back."""
         import onnxruntime as ort
 
         buf = self._device_inputs.get(x.shape)
@@ -82,4 +83,4 @@ class OnnxBackend:
         for name in self.outputs:
             self._binding.bind_output(name, "cuda", 0)
         self.session.run_with_iobinding(self._binding)
-        return tuple(out[0] for out in self._binding.copy_outputs_to_cpu())
+        return tuple(self._binding.copy_outputs_to_cpu())

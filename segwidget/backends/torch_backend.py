@@ -18,6 +18,7 @@ class TorchBackend:
 
     @torch.inference_mode()
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
-        # Upload the uint8 frame (4x fewer bytes than float); normalisation runs on the device.
+        # Upload the uint8 frames (4x fewer bytes than float); normalisation runs on the
+        # device, and the whole batch is one forward pass.
         batch = torch.from_numpy(x).to(self.device, non_blocking=True)
-        return (self.net(batch)[0].cpu().numpy(),)
+        return (self.net(batch).cpu().numpy(),)

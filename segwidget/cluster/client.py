@@ -224,8 +224,9 @@ class RemoteEngine:
             "retries": self.retries,
             "lost": self.lost,
             "per_replica": [
-                {k: r.get(k) for k in ("replica", "node", "device", "requests", "mean_batch",
-                                       "recent_batch", "queue", "model_ms", "age_s")}
+                {k: r.get(k) for k in ("replica", "node", "device", "requests", "batches",
+                                       "model_calls", "mean_batch", "recent_batch", "queue",
+                                       "model_ms", "age_s")}
                 for r in live
             ],
         }  # fmt: skip

@@ -90,8 +90,10 @@ def parse_autoscale(text: str) -> tuple[int, int]:
 
 
 def engine_args(opts: DeployOptions, profile: str) -> dict[str, Any]:
-    """The replica constructor's arguments: what it passes to ``Engine``."""
+    """The replica constructor's arguments: what it passes to ``Engine`` (``max_batch``: what
+    a TensorRT engine is built for, so a full Serve batch of a bucket is one call)."""
     args: dict[str, Any] = {"profile": profile, "weights": opts.weights}
+    args["max_batch"] = opts.max_batch
     for key in ("backend", "device"):
         if getattr(opts, key) != "auto":
             args[key] = getattr(opts, key)

@@ -1,10 +1,12 @@
 """The model tier: a Ray Serve deployment whose replicas each hold an ``Engine`` and batch.
 
 Each request is one frame (JPEG bytes, or raw pixels already at model size); the reply is the
-deflated uint8 mask, its classes and timings, and which replica served it. Frames are decoded
-and resized as they arrive (overlapping the batch running), then ``@serve.batch`` collects
-them; a batch is split by input-size bucket (:mod:`.buckets`) so each group is one tensor.
-Imported only where a cluster is used (replicas, ``segwidget cluster``): it imports Ray.
+deflated uint8 mask (and, where the session asked and the profile gives one, the deflated
+confidence), its classes and timings, and which replica served it. Frames are decoded and
+resized as they arrive (overlapping the batch running), then ``@serve.batch`` collects them;
+a batch is split by input-size bucket and each bucket runs as one tensor, one engine call
+(:mod:`.batching`). Imported only where a cluster is used (replicas, ``segwidget cluster``):
+it imports Ray.
 """
 
 from __future__ import annotations
@@ -14,18 +16,14 @@ import logging
 import os
 import socket
 import time
-import zlib
 from typing import Any
 
-import numpy as np
 import ray
 from ray import serve
 
 from ..engine import Engine
 from ..errors import SegwidgetError
-from ..postprocess import class_fractions
-from ..preprocess import decode_jpeg, resize, validate_frame
-from .buckets import bucket_shapes, choose_bucket, letterbox, unletterbox
+from .batching import Buckets, Prepared, prepare, run_batch
 from .config import DEPLOYMENT_NAME
 from .stats import STATS_ACTOR, STATS_NAMESPACE, ReplicaStats
 
@@ -53,17 +51,6 @@ class StatsBoard:
         self.rows.pop(replica, None)
 
 
-class _Prepared:
-    """A frame decoded and resized, waiting for its batch; ``bucket``: the tensor it joins."""
-
-    __slots__ = ("arrived", "bucket", "hw", "offset", "pixels", "timings")
-
-    def __init__(self, pixels: np.ndarray, hw: tuple[int, int], timings: dict, arrived: float):
-        self.pixels, self.hw, self.timings, self.arrived = pixels, hw, timings, arrived
-        self.offset = (0, 0)
-        self.bucket = hw
-
-
 @serve.deployment(name=DEPLOYMENT_NAME, max_ongoing_requests=16)
 class SegmentationReplica:
     """One replica: an Engine chosen by ``backend="auto"`` on its node, batching requests."""
@@ -74,7 +61,7 @@ class SegmentationReplica:
         self.replica_id = ctx.replica_id.unique_id
         self.node = socket.gethostname()
         self.node_id = ray.get_runtime_context().get_node_id()
-        self._buckets: dict[int, list[tuple[int, int]]] = {}  # per long side (adaptive sizes)
+        self._buckets = Buckets(self.engine)
         info = self.engine.info
         self.stats = ReplicaStats(
             self.replica_id, self.node, f"{info['backend']}/{info['device']}", os.getpid()
@@ -100,12 +87,15 @@ class SegmentationReplica:
         return self.stats.snapshot()
 
     async def segment(self, request: dict[str, Any]) -> dict[str, Any]:
-        """One frame: ``{"jpeg": bytes}`` or ``{"pixels": bytes, "hw": [h, w]}`` at model size."""
+        """One frame: ``{"jpeg": bytes}`` or ``{"pixels": bytes, "hw": [h, w]}`` at model size,
+        with optional ``size`` and ``confidence`` (see :func:`.batching.prepare`)."""
         arrived = time.perf_counter()
         self.stats.enter()
         try:
             try:
-                prepared = await asyncio.to_thread(self._prepare, request, arrived)
+                prepared = await asyncio.to_thread(
+                    prepare, self.engine, self._buckets, request, arrived
+                )
             except SegwidgetError as exc:
                 return {"error": exc.to_message(), "replica": self.replica_id}
             reply = await self._batched(prepared)
@@ -115,77 +105,17 @@ class SegmentationReplica:
             self.stats.leave()
             self._maybe_report()
 
-    def _prepare(self, request: dict[str, Any], arrived: float) -> _Prepared:
-        t0 = time.perf_counter()
-        size = request.get("size") or self.engine.input_size
-        if request.get("jpeg") is not None:
-            rgb = decode_jpeg(request["jpeg"], self.engine.max_side)
-            t1 = time.perf_counter()
-            validate_frame(rgb, self.engine.max_side)
-            hw = self.engine.model_hw(*rgb.shape[:2], size)
-            rgb = resize(rgb, *hw, self.engine.profile.resize)
-        else:
-            h, w = (int(v) for v in request["hw"])
-            data = request["pixels"]
-            if len(data) != h * w * 3:
-                raise SegwidgetError(f"raw frame of {len(data)} bytes is not {w}x{h}x3")
-            rgb, hw, t1 = np.frombuffer(data, np.uint8).reshape(h, w, 3), (h, w), t0
-        timings = {"decode": (t1 - t0) * 1000, "preprocess": (time.perf_counter() - t1) * 1000}
-        prepared = _Prepared(rgb, hw, timings, arrived)
-        prepared.bucket = choose_bucket(hw, self._buckets_for(int(size)))
-        return prepared
-
-    def _buckets_for(self, size: int) -> list[tuple[int, int]]:
-        if self.engine.profile.shipped:
-            return []  # fixed-size shipped models: each frame keeps its own shape, no padding
-        if size not in self._buckets:
-            self._buckets[size] = bucket_shapes(size, self.engine.profile.multiple)
-        return self._buckets[size]
-
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
-    async def _batched(self, items: list[_Prepared]) -> list[dict[str, Any]]:
+    async def _batched(self, items: list[Prepared]) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._run_batch, items)
 
-    def _run_batch(self, items: list[_Prepared]) -> list[dict[str, Any]]:
-        start = time.perf_counter()
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, it in enumerate(items):
-            groups.setdefault(it.bucket, []).append(i)
-        masks: list[np.ndarray | None] = [None] * len(items)
-        model_ms = 0.0
-        for bucket, idx in groups.items():
-            tensors = []
-            for i in idx:
-                padded, items[i].offset = letterbox(items[i].pixels, bucket)
-                tensors.append(padded.transpose(2, 0, 1))
-            t0 = time.perf_counter()
-            out = self.engine.infer_batch(np.ascontiguousarray(np.stack(tensors)))
-            model_ms += (time.perf_counter() - t0) * 1000
-            for k, i in enumerate(idx):
-                masks[i] = unletterbox(out[k], items[i].hw, items[i].offset)
-        self.stats.record_batch(len(items), model_ms)
-        replies = []
-        for it, mask in zip(items, masks, strict=True):
-            t0 = time.perf_counter()
-            classes = class_fractions(mask, len(self.engine.labels))
-            payload = zlib.compress(mask.tobytes(), 1)
-            timings = {
-                **it.timings,
-                "batch_wait": (start - it.arrived) * 1000 - sum(it.timings.values()),
-                "inference": model_ms,
-                "postprocess": (time.perf_counter() - t0) * 1000,
-            }
-            replies.append(
-                {
-                    "mask": payload,
-                    "hw": list(mask.shape),
-                    "classes": classes,
-                    "timings": timings,
-                    "batch": len(items),
-                    "replica": self.replica_id,
-                    "stats": self.stats.snapshot(),
-                }
-            )
+    def _run_batch(self, items: list[Prepared]) -> list[dict[str, Any]]:
+        calls = self.engine.model_calls  # Serve runs one batch at a time per replica
+        replies, model_ms = run_batch(self.engine, items)
+        self.stats.record_batch(len(items), model_ms, self.engine.model_calls - calls)
+        stats = self.stats.snapshot()
+        for reply in replies:
+            reply.update(replica=self.replica_id, stats=stats)
         return replies
 
     # -- stats board --------------------------------------------------------------------

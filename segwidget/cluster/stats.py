@@ -28,6 +28,7 @@ class ReplicaStats:
         self._lock = threading.Lock()
         self.requests = 0
         self.batches = 0
+        self.model_calls = 0  # engine calls: one per shape bucket of a batch
         self.pending = 0
         self._recent: collections.deque[tuple[int, float]] = collections.deque(maxlen=self.RECENT)
 
@@ -39,10 +40,11 @@ class ReplicaStats:
         with self._lock:
             self.pending -= 1
 
-    def record_batch(self, size: int, model_ms: float) -> None:
+    def record_batch(self, size: int, model_ms: float, calls: int = 1) -> None:
         with self._lock:
             self.requests += size
             self.batches += 1
+            self.model_calls += calls
             self._recent.append((size, model_ms))
 
     def snapshot(self) -> dict[str, Any]:
@@ -55,6 +57,7 @@ class ReplicaStats:
                 "pid": self.pid,
                 "requests": self.requests,
                 "batches": self.batches,
+                "model_calls": self.model_calls,
                 "queue": self.pending,
                 "time": time.time(),
             }
@@ -80,6 +83,7 @@ COLUMNS = (
     ("device", "device"),
     ("requests", "requests"),
     ("mean_batch", "mean batch"),
+    ("model_calls", "model calls"),
     ("queue", "queue"),
     ("model_ms", "model ms"),
     ("age_s", "age s"),
