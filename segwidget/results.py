@@ -29,7 +29,8 @@ class Result:
     ``frame``: the RGB frame (``H x W x 3`` uint8, never mirrored); ``mask``: uint8 class
     indices at model resolution (``mask_at(h, w)`` upsamples it as the view does);
     ``confidence``: uint8 0..255, the shape of ``mask``, where the profile gives one
-    (``person``: the person probability), else None; ``alpha``: the temporally smoothed person
+    (``person``: the person probability; with ``cluster=``, only while ``viz_mode`` or the
+    view uses it: an effect), else None; ``alpha``: the temporally smoothed person
     alpha the background effects use; ``classes``: ``[(name, pixel fraction)]`` largest
     first; ``timings``: milliseconds per stage; ``overlay()``: the composite with the
     widget's current settings (or the ones you pass).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -114,13 +115,10 @@ def result_message(
     """
     encoding = frame.mask_encoding or encoding
     t0 = time.perf_counter()
-    deflated = result.extra.get("deflated")  # a cluster replica's own deflate of this mask
-    payload = [
-        deflated if encoding == "deflate" and deflated else encode_mask(result.mask, encoding)
-    ]
+    payload = [_encoded(result, "deflated", result.mask, encoding)]
     soft = getattr(result, "confidence", None) if confidence else None
     if soft is not None:
-        payload.append(encode_mask(soft, encoding))
+        payload.append(_encoded(result, "deflated_confidence", soft, encoding))
     result.timings["encode"] = (time.perf_counter() - t0) * 1000
     h, w = result.mask.shape
     header = {
@@ -138,6 +136,13 @@ def result_message(
     if soft is not None:
         header["confidence"] = {"width": w, "height": h, "encoding": encoding}
     return header, payload
+
+
+def _encoded(result: SegResult, key: str, plane: np.ndarray, encoding: str) -> bytes:
+    """``plane`` for the wire: a cluster replica's own deflate of it (``result.extra[key]``)
+    where that is the encoding asked for, else encoded here."""
+    deflated = result.extra.get(key)
+    return deflated if encoding == "deflate" and deflated else encode_mask(plane, encoding)
 
 
 class Session:
@@ -170,6 +175,9 @@ class Session:
         self.adapter = self._controller(engine, latency_budget_ms, adapt)
         self._model_hw: tuple[int, int] | None = None  # of the latest result
         self.want_confidence = False  # the client's `options`: see apply_options
+        #: The transport's own reason to want the confidence (a kernel-side effect, the spec
+        #: protocol's effect PNGs), asked per frame; see :meth:`needs_confidence`.
+        self.confidence_needed: Callable[[], bool] | None = None
 
     # -- adaptive quality ------------------------------------------------------------------
     @staticmethod
@@ -197,6 +205,12 @@ class Session:
         if not isinstance(value, bool):
             raise ProtocolError("BAD_MESSAGE", "options 'confidence' must be true or false")
         self.want_confidence = value
+
+    def needs_confidence(self) -> bool:
+        """Whether this session's results need the confidence: the client asked (``options``)
+        or the transport's :attr:`confidence_needed` says so. A local engine has it at no cost
+        either way; a cluster replica sends it only when this is true."""
+        return self.want_confidence or bool(self.confidence_needed and self.confidence_needed())
 
     # -- engine -------------------------------------------------------------------------
     def start(self, profile: str | None = None) -> threading.Thread:
@@ -279,16 +293,17 @@ class Session:
         try:
             quality = self.quality()
             size = min(quality["input_size"], engine.input_size) if quality["adapted"] else None
+            soft = self.needs_confidence()
             if frame.jpeg is not None:
-                result = engine.segment_jpeg(frame.jpeg, size)
+                result = engine.segment_jpeg(frame.jpeg, size, confidence=soft)
             elif frame.i420 is not None and frame.size is not None:
                 t0 = time.perf_counter()
                 rgb = decode_i420(frame.i420, *frame.size, engine.max_side)
                 decode_ms = (time.perf_counter() - t0) * 1000
-                result = engine.segment(rgb, size)
+                result = engine.segment(rgb, size, confidence=soft)
                 result.timings["decode"] = decode_ms
             else:
-                result = engine.segment(frame.rgb, size)
+                result = engine.segment(frame.rgb, size, confidence=soft)
         except Exception as exc:
             return exc
         result.timings["queue"] = (start - frame.received) * 1000

@@ -24,7 +24,7 @@ import traitlets as t
 
 from .capture_settings import CaptureSettings
 from .cluster.connect import cluster_from_env
-from .effects import DEFAULT_SMOOTHING, ConfidenceSmoother
+from .effects import DEFAULT_SMOOTHING, EFFECT_MODES, ConfidenceSmoother
 from .engine import LABELS, Engine, SegResult
 from .errors import StreamFailedError
 from .kernel_status import quiet_comm, unquiet_comm
@@ -169,6 +169,8 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             latency_budget_ms=self.latency_budget_ms,
             adapt=self.adapt,
         )
+        # the kernel's own effect composites (Result.composite(), the smoother) use it too
+        self._session.confidence_needed = lambda: self.viz_mode in EFFECT_MODES
         self._transport.session = self._session
         self.on_msg(self._on_custom_message)
         # Frames arrive as comm messages: no busy/idle status flicker for each one (see

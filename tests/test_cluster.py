@@ -32,7 +32,7 @@ from segwidget.errors import ClusterUnavailableError  # noqa: E402
 from segwidget.preprocess import encode_jpeg  # noqa: E402
 from segwidget.protocol import decode_mask, pack_ws, unpack_ws  # noqa: E402
 from segwidget.scheduler import Scheduler  # noqa: E402
-from segwidget.stream import Frame, Session  # noqa: E402
+from segwidget.stream import Frame, Session, result_message  # noqa: E402
 from segwidget.widget import SegWidget  # noqa: E402
 
 websockets = pytest.importorskip("websockets")
@@ -171,6 +171,94 @@ def test_two_replicas_batch_across_sessions_and_match_a_local_engine(clients, fr
     assert sum(row["requests"] for row in stats["per_replica"]) > sum(
         row["model_calls"] for row in stats["per_replica"]
     )  # fewer engine calls than frames: batches ran as one tensor
+
+
+# -- the person profile's confidence through the cluster ----------------------------------
+@pytest.fixture(scope="module")
+def person(cluster):
+    deploy(
+        DeployOptions(
+            profiles=("person",), replicas=1, cpus_per_replica=0.5, backend="onnxruntime",
+            max_batch=8, batch_wait_ms=40, health_check_period_s=1.0,
+        ),
+        timeout_s=240,
+    )  # fmt: skip
+    yield get_remote_engine("person", cluster)
+    shutdown(["person"])
+
+
+class _Sink:
+    """A session's sink keeping its results, and the binary protocol's result message."""
+
+    def __init__(self):
+        self.results, self.errors, self.cond = [], [], threading.Condition()
+
+    def on_result(self, session, frame, result):
+        message = result_message(frame, result, confidence=session.want_confidence)
+        with self.cond:
+            self.results.append((result, message))
+            self.cond.notify_all()
+
+    def on_error(self, session, frame, error):
+        with self.cond:
+            self.errors.append(error)
+            self.cond.notify_all()
+
+    def on_stats(self, *a): ...
+    def on_loading(self, *a): ...
+    def on_ready(self, *a): ...
+
+    def next(self, n, timeout=60):
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.results) >= n or self.errors, timeout)
+            assert not self.errors, self.errors
+            return self.results[n - 1]
+
+
+def test_person_confidence_through_the_cluster_matches_a_local_engine(person, frames):
+    local_engine = Engine("person", backend="onnxruntime")
+    scheduler = Scheduler(workers=2)
+    sink = _Sink()
+    session = Session(sink, scheduler, "person", engine=person, name="person", adapt=False)
+    local_sink = _Sink()
+    local = Session(local_sink, scheduler, "person", engine=local_engine, adapt=False)
+    try:
+        # not asked: no confidence in the reply (the replica neither deflates nor sends it)
+        session.submit(Frame(1, jpeg=frames[0]))
+        result, (header, buffers) = sink.next(1)
+        assert result.confidence is None
+        assert "deflated_confidence" not in result.extra
+        assert "confidence" not in header
+        assert len(buffers) == 1
+        # asked (the view's `options`), the same frame on the cluster and on a local engine
+        for s in (session, local):
+            s.apply_options({"type": "options", "confidence": True})
+        session.submit(Frame(2, jpeg=frames[0]))
+        local.submit(Frame(2, jpeg=frames[0]))
+        result, (header, buffers) = sink.next(2)
+        want, (want_header, want_buffers) = local_sink.next(1)
+        assert want.confidence is not None
+        assert result.confidence.shape == want.confidence.shape == result.mask.shape
+        diff = np.abs(result.confidence.astype(int) - want.confidence.astype(int))
+        assert diff.max() <= 1
+        assert np.array_equal(result.mask, want.mask)
+        assert header["confidence"] == want_header["confidence"]
+        assert len(buffers) == len(want_buffers) == 2
+        c = header["confidence"]
+        sent = decode_mask(buffers[1], c["width"], c["height"], c["encoding"])
+        assert np.array_equal(sent, result.confidence)
+        assert result.extra["model"] == want.extra["model"]
+        # a kernel-side effect (the widget's viz_mode) asks too, without the view's options
+        session.apply_options({"confidence": False})
+        session.confidence_needed = lambda: True
+        session.submit(Frame(3, jpeg=frames[1]))
+        result, (header, _) = sink.next(3)
+        assert result.confidence is not None
+        assert "confidence" not in header  # the view did not ask: not on the wire
+    finally:
+        session.close()
+        local.close()
+        scheduler.stop()
 
 
 def test_another_cluster_address_is_refused_by_name(cluster):

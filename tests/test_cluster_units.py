@@ -288,7 +288,7 @@ class _SlowEngine:
         self.info = {}
         self.profile = PROFILES["fast"]
 
-    def segment(self, rgb, size=None):
+    def segment(self, rgb, size=None, confidence=True):
         key = int(rgb[0, 0, 0])  # the session's number, painted into its frames
         with self.lock:
             self.per_session[key] = self.per_session.get(key, 0) + 1
@@ -342,3 +342,68 @@ def test_scheduler_serves_sessions_concurrently_but_each_one_frame_at_a_time():
             assert [q for n, q in sink.errors if n == s.name] == [0, 1]
     finally:
         scheduler.stop()
+
+
+# -- which frames ask a remote engine for the confidence -------------------------------------
+class _RecordingEngine:
+    """Records the ``confidence`` each call asks for (what a RemoteEngine sends replicas)."""
+
+    input_size = 256
+    max_side = 1920
+    profile = PROFILES["person"]
+    info: dict = {}  # noqa: RUF012
+
+    def __init__(self):
+        self.asked: list[bool] = []
+        self.cond = threading.Condition()
+
+    def segment(self, rgb, size=None, confidence=True):
+        from segwidget.engine import SegResult
+
+        with self.cond:
+            self.asked.append(confidence)
+            self.cond.notify_all()
+        return SegResult(np.zeros((4, 4), np.uint8), [(0, 1.0)], ["background", "person"], {})
+
+
+def test_a_session_asks_for_the_confidence_only_while_something_needs_it():
+    engine, sink = _RecordingEngine(), _Sink()
+    scheduler = Scheduler(workers=1)
+    session = Session(sink, scheduler, "person", engine=engine, adapt=False)
+
+    def frame(seq):
+        session.submit(Frame(seq, rgb=np.zeros((8, 8, 3), np.uint8)))
+        with engine.cond:
+            assert engine.cond.wait_for(lambda: len(engine.asked) == seq, 30)
+        return engine.asked[-1]
+
+    try:
+        assert frame(1) is False  # nothing needs it: the default
+        session.apply_options({"type": "options", "confidence": True})  # the view's effects
+        assert frame(2) is True
+        session.apply_options({"confidence": False})
+        assert frame(3) is False
+        wants = [True]
+        session.confidence_needed = lambda: wants[0]  # a transport's own reason
+        assert frame(4) is True
+        wants[0] = False
+        assert frame(5) is False
+    finally:
+        session.close()
+        scheduler.stop()
+
+
+def test_the_widget_needs_the_confidence_in_its_effect_modes():
+    from segwidget.widget import SegWidget
+
+    w = SegWidget(weights="random")
+    try:
+        session = w._session
+        assert not session.needs_confidence()
+        for mode in ("blur", "replace", "confidence"):
+            w.viz_mode = mode
+            assert session.needs_confidence(), mode
+        w.viz_mode = "contour"
+        assert not session.needs_confidence()
+    finally:
+        w.close()

@@ -34,7 +34,7 @@ class FakeEngine:
         self.hold: threading.Event | None = None
         self.entered = threading.Event()
 
-    def segment_jpeg(self, data, size=None):
+    def segment_jpeg(self, data, size=None, confidence=True):
         self.calls += 1
         self.entered.set()
         if self.hold is not None:

@@ -2,8 +2,11 @@
 
 Sessions, their newest-frame slot and stats stay in this process; each frame goes to the
 profile's Serve application as JPEG bytes (or raw pixels at model size) and its mask comes
-back deflated. A replica that dies costs at most the frames in flight on it: each is retried
-once (Serve routes the retry to a live replica) and, failing again, gets a recoverable
+back deflated; so does the confidence (the person profile's), only for a frame whose session
+needs it (``confidence=True``), so that other sessions neither get nor pay for it.
+
+A replica that dies costs at most the frames in flight on it: each is retried once (Serve
+routes the retry to a live replica) and, failing again, gets a recoverable
 ``CLUSTER_UNAVAILABLE`` error; later frames reconnect by themselves when the tier returns.
 """
 
@@ -93,22 +96,34 @@ class RemoteEngine:
         return self.profile.model_hw(height, width, size or self.input_size)
 
     # -- frames -------------------------------------------------------------------------
-    def segment_jpeg(self, data: bytes, size: int | None = None) -> SegResult:
+    def segment_jpeg(
+        self, data: bytes, size: int | None = None, confidence: bool = True
+    ) -> SegResult:
         """Segment a JPEG on the cluster; its header is checked here, pixels decoded there.
-        ``size`` overrides the model's long side for this frame (adaptive quality)."""
+        ``size`` overrides the model's long side for this frame (adaptive quality);
+        ``confidence=False``: the replica leaves the confidence out (and so does the result)."""
         jpeg_size(data, self.max_side)
-        return self._segment({"jpeg": bytes(data), "size": size}, None)
+        request = {"jpeg": bytes(data), "size": size, "confidence": self._soft(confidence)}
+        return self._segment(request, None)
 
-    def segment(self, rgb: np.ndarray, size: int | None = None) -> SegResult:
+    def segment(
+        self, rgb: np.ndarray, size: int | None = None, confidence: bool = True
+    ) -> SegResult:
         """Segment an RGB frame: resized here to model size, sent as raw pixels."""
         validate_frame(rgb, self.max_side)
         t0 = time.perf_counter()
         hw = self.model_hw(*rgb.shape[:2], size)
         small = np.ascontiguousarray(resize(rgb, *hw, self.profile.resize))
         prep = (time.perf_counter() - t0) * 1000
-        result = self._segment({"pixels": small.tobytes(), "hw": list(hw), "size": size}, rgb)
+        request = {"pixels": small.tobytes(), "hw": list(hw), "size": size}
+        request["confidence"] = self._soft(confidence)
+        result = self._segment(request, rgb)
         result.timings["preprocess"] = result.timings.get("preprocess", 0.0) + prep
         return result
+
+    def _soft(self, confidence: bool) -> bool:
+        """Whether to ask the replica for the confidence: wanted, and the profile has one."""
+        return bool(confidence) and self.profile.soft_output
 
     def _segment(self, request: dict[str, Any], rgb: np.ndarray | None) -> SegResult:
         t0 = time.perf_counter()
@@ -125,10 +140,17 @@ class RemoteEngine:
         timings["cluster"] = max(0.0, round_trip - reply["replica_ms"])
         self._note_replica(reply)
         extra = {"replica": reply["replica"], "batch": reply["batch"], "deflated": reply["mask"]}
-        return SegResult(
+        result = SegResult(
             mask, [tuple(c) for c in reply["classes"]], self.labels, timings, rgb,
             self.profile.name, extra,
         )  # fmt: skip
+        if reply.get("confidence") is not None:
+            soft = zlib.decompress(reply["confidence"])
+            result.confidence = np.frombuffer(soft, np.uint8).reshape(h, w)
+            extra["deflated_confidence"] = reply["confidence"]
+        if "model" in reply:
+            extra["model"] = reply["model"]
+        return result
 
     def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         """One frame through the tier: retried once on failure, then a recoverable error."""

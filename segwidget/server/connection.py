@@ -26,6 +26,7 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from ..adapt import DEFAULT_BUDGET_MS
+from ..effects import EFFECT_MODES
 from ..engine import Engine, SegResult
 from ..errors import FrameError, ProtocolError, SegwidgetError
 from ..framing import attach_pixels
@@ -254,6 +255,7 @@ class Connection:
                 latency_budget_ms=cfg.latency_budget_ms or DEFAULT_BUDGET_MS,
                 adapt=cfg.adapt is not False,
             )
+            self.session.confidence_needed = self._effect_pngs
             self.session.start()
         else:
             self.session.configure_adapt(cfg.latency_budget_ms, cfg.adapt)
@@ -261,6 +263,10 @@ class Connection:
                 self.session.switch(profile)
             else:
                 self.on_ready(self.session, self.session.engine)
+
+    def _effect_pngs(self) -> bool:
+        """Whether the spec protocol's composite PNGs draw an effect (they use the confidence)."""
+        return not self.binary and self.png_output == "composite" and self.viz.mode in EFFECT_MODES
 
     def _require_session(self) -> Session:
         if self.session is None:
