@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -407,3 +408,79 @@ def test_the_widget_needs_the_confidence_in_its_effect_modes():
         assert not session.needs_confidence()
     finally:
         w.close()
+
+
+# -- RemoteEngine against a replica's batching, over a loopback handle (no Ray) --------------
+class _Call:
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def result(self, timeout_s=None):
+        return self.fn(*self.args)
+
+
+class _Method:
+    def __init__(self, fn):
+        self.fn = fn
+
+    def remote(self, *args):
+        return _Call(self.fn, args)
+
+
+class _LoopbackHandle:
+    """A Serve handle's surface (``handle.method.remote(...).result()``) in front of what a
+    replica runs (:mod:`segwidget.cluster.batching`) on a real local engine: each request
+    is a batch of one, its reply as a replica sends it."""
+
+    def __init__(self, engine):
+        from segwidget.cluster.batching import Buckets
+
+        self.engine, self.buckets = engine, Buckets(engine)
+        self.requests: list[dict] = []
+        self.info = _Method(lambda: {**engine.info, "replica": "r0", "node": "here"})
+        self.segment = _Method(self._segment)
+
+    def _segment(self, request):
+        from segwidget.cluster.batching import prepare, run_batch
+
+        self.requests.append(request)
+        (reply,), _ = run_batch(self.engine, [prepare(self.engine, self.buckets, request, 0.0)])
+        return {**reply, "replica": "r0", "replica_ms": 1.0, "stats": None}
+
+
+def test_remote_engine_gets_the_confidence_exactly_when_it_asks(monkeypatch, photo):
+    from segwidget.cluster import client, connect
+    from segwidget.engine import get_engine
+    from segwidget.preprocess import encode_jpeg
+    from segwidget.stream import result_message
+
+    local = get_engine("person")
+    handle = _LoopbackHandle(local)
+    monkeypatch.setattr(connect, "ensure_ray", lambda address: None)
+    monkeypatch.setattr(connect, "app_handle", lambda app, address: handle)
+    remote = client.RemoteEngine("person", cluster="loopback")
+    jpeg = encode_jpeg(photo)
+    want = local.segment_jpeg(jpeg)
+
+    plain = remote.segment_jpeg(jpeg, confidence=False)
+    assert handle.requests[-1]["confidence"] is False
+    assert plain.confidence is None
+    assert np.array_equal(plain.mask, want.mask)
+
+    soft = remote.segment_jpeg(jpeg)  # as a local engine: with the confidence by default
+    assert handle.requests[-1]["confidence"] is True
+    assert np.array_equal(soft.confidence, want.confidence)
+    assert soft.extra["model"] == want.extra["model"]
+    header, buffers = result_message(Frame(1), soft, confidence=True)
+    want_header, want_buffers = result_message(Frame(1), want, confidence=True)
+    assert header["confidence"] == want_header["confidence"]
+    assert buffers[1] == soft.extra["deflated_confidence"]  # the replica's bytes, as sent
+    assert zlib.decompress(buffers[1]) == zlib.decompress(want_buffers[1])
+    rgb = remote.segment(photo, confidence=True)  # raw pixels at model size
+    assert "pixels" in handle.requests[-1]
+    assert rgb.confidence is not None
+    assert rgb.confidence.shape == rgb.mask.shape
+
+    fast = client.RemoteEngine.__new__(client.RemoteEngine)  # a profile without one never asks
+    fast.profile = PROFILES["fast"]
+    assert fast._soft(True) is False
