@@ -843,17 +843,24 @@ def test_a_client_that_never_reads_does_not_slow_the_others(server, jpeg, photos
 
 
 @pytest.mark.slow
-def test_eight_clients_stream_for_twenty_seconds(server, jpeg):
-    n, seconds = 8, 20.0
+def test_eight_clients_stream_fairly_until_each_has_twenty_results(server, jpeg):
+    """Eight clients, half on each protocol, stream until the slowest has 20 results; none
+    may have had fewer than half of the mean by then (the scheduler is round-robin, so this
+    holds however loaded the machine is; 60 s without a result is a hang, not slowness)."""
+    n, want = 8, 20
+    served = [0] * n
 
     async def stream(i: int) -> dict:
         async with connect(server) as c:
             binary = i % 2 == 0  # half speak each protocol
             await c.init(binary=binary)
             data = _b64(jpeg)
-            served, errors, pending, seq = 0, [], set(), 0
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < seconds:
+            errors, pending, seq = [], set(), 0
+            last, heard = sum(served), time.monotonic()
+            while min(served) < want:
+                if sum(served) != last:
+                    last, heard = sum(served), time.monotonic()
+                assert time.monotonic() - heard < 60, f"no result for 60 s: {served}"
                 while len(pending) < 2:  # like the page: at most two frames in flight
                     seq += 1
                     if binary:
@@ -874,22 +881,20 @@ def test_eight_clients_stream_for_twenty_seconds(server, jpeg):
                     done = max(pending)
                 else:
                     continue
-                served += head["type"] != "error"
+                served[i] += head["type"] != "error"
                 # a result retires its frame and every older one (replaced frames get none)
                 pending = {p for p in pending if p > done}
-            return {"served": served, "errors": errors, "fps": served / seconds}
+            return {"errors": errors}
 
     async def go():
         return await asyncio.gather(*(stream(i) for i in range(n)))
 
-    stats = run(go(), timeout=seconds + 120)
-    fps = [round(s["fps"], 1) for s in stats]
-    print(f"\n{n} clients x {seconds:.0f} s, results per second per client: {fps}")
+    stats = run(go(), timeout=1800)
+    print(f"\n{n} clients, results each when the slowest had {want}: {served}")
     assert all(not s["errors"] for s in stats), [s["errors"][:2] for s in stats]
-    assert min(s["served"] for s in stats) >= 20
-    # fairness: no client gets less than half of the mean
-    mean = sum(s["served"] for s in stats) / n
-    assert min(s["served"] for s in stats) >= 0.5 * mean, fps
+    assert min(served) >= want
+    # fairness: no client got less than half of the mean
+    assert min(served) >= 0.5 * sum(served) / n, served
 
 
 # ----------------------------------------------------------------------------- command line
