@@ -1,4 +1,4 @@
-"""The settings of the browser's capture loop, a traits mixin of :class:`SegWidget`.
+"""The settings of the browser's capture loop and drawing, a traits mixin of :class:`SegWidget`.
 
 The defaults are what measured best (``docs/PERFORMANCE.md``).
 """
@@ -14,10 +14,11 @@ from .adapt import DEFAULT_BUDGET_MS, check_budget
 
 UPLOAD_SIZES = ("model", "full")
 FRAME_ENCODINGS = ("auto", "jpeg", "i420")
+RENDERERS = ("auto", "overlay", "canvas", "webgl")
 
 
 class CaptureSettings(t.HasTraits):
-    """How the browser captures and sends frames (synced traits of :class:`SegWidget`).
+    """How the browser captures, sends and draws frames (synced traits of :class:`SegWidget`).
 
     - ``resolution`` ([width, height], default [640, 480]): what the camera is asked for.
     - ``jpeg_quality`` (1..100, default 80).
@@ -35,6 +36,12 @@ class CaptureSettings(t.HasTraits):
       capture-to-render latency exceeds the budget, the model's input size and then the
       frame rate step down, and back up when there is room; ``stats["adapted"]`` says
       e.g. ``"256x192"`` while it is below full quality.
+    - ``renderer`` (``"auto"``, ``"overlay"``, ``"canvas"`` or ``"webgl"``): how the view
+      draws. "auto" shows the camera's ``<video>`` under an overlay canvas drawn once per
+      result for ``filled``, ``contour`` and ``confidence`` ("overlay"), uses WebGL for the
+      other class modes only on a hardware GPU, and a 2D canvas drawn every video frame
+      otherwise ("canvas", also what blur, replace and kernel sources use). The path taken
+      and why are in the stats overlay and the stage's ``data-renderer`` attributes.
     """
 
     resolution = t.List([640, 480]).tag(sync=True)
@@ -44,6 +51,7 @@ class CaptureSettings(t.HasTraits):
     frame_encoding = t.Enum(FRAME_ENCODINGS, default_value="auto").tag(sync=True)
     adapt = t.Bool(True).tag(sync=True)
     latency_budget_ms = t.Float(DEFAULT_BUDGET_MS).tag(sync=True)
+    renderer = t.Enum(RENDERERS, default_value="auto").tag(sync=True)
 
     @t.validate("jpeg_quality")
     def _check_quality(self, proposal: Any) -> int:

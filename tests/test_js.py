@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from segwidget.bench.harness.browser import read_canvas
+
 ROOT = Path(__file__).resolve().parents[1]
 NODE = shutil.which("node")
 BUNDLE = ("widget.js", "page.js", "widget.css")
@@ -200,12 +202,16 @@ def test_widget_streams_the_camera_and_draws_results(widget_page):
     assert feedback, "frames after the first rendered result carry feedback"
     assert all(f["latency_ms"] >= 100 and f["network_ms"] >= 0 for f in feedback)
     assert set(feedback[-1]) == {"seq", "latency_ms", "render_ms", "decode_ms", "network_ms"}
-    # opacity 1, every pixel class 1 -> the canvas is the palette colour
-    pixel = page.evaluate(
-        "() => { const c = document.querySelector('.sw-canvas');"
-        " return [c.width, c.height, ...c.getContext('2d').getImageData(320, 240, 1, 1).data] }"
+    # opacity 1, every pixel class 1 -> the stage shows the palette colour: the video itself
+    # under an overlay drawn once per result (js/src/stage-renderer.js), read composited
+    stage = page.evaluate(
+        "() => { const s = document.querySelector('.sw-stage');"
+        " return [s.dataset.renderer, getComputedStyle(s.querySelector('.sw-video')).opacity] }"
     )
-    assert pixel == [640, 480, 255, 0, 0, 255]
+    assert stage == ["overlay", "1"]
+    img = read_canvas(page.locator(".sw-canvas"))
+    assert img.shape == (480, 640, 4)
+    assert img[240, 320].tolist() == [255, 0, 0, 255]
     legend = page.evaluate(
         "() => [...document.querySelectorAll('.sw-legend-item')].map(e => e.textContent)"
     )

@@ -16,7 +16,7 @@ import { fitLongSide } from "./util.js";
 
 /** Source offset (px) that breaks exact ties of nearest sampling (a display pixel centre
  * on a mask pixel edge, as at 2.5x) the way renderer.js's integer formula does: upwards. */
-const TIE = 1 / 1024;
+export const TIE = 1 / 1024;
 
 /** Modes this path draws; the others go to the per-pixel renderer. */
 export const OVERLAY_MODES = new Set(["filled", "side-by-side"]);

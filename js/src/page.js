@@ -5,6 +5,7 @@
 import { packWs, unpackWs } from "./protocol.js";
 import { VIZ_MODES } from "./renderer.js";
 import { createSession, LOAD_ERRORS } from "./session.js";
+import { RENDERERS } from "./stage-renderer.js";
 import { createLocalStore } from "./store.js";
 
 /**
@@ -30,7 +31,8 @@ export function wsUrl(location) {
  * model or full), &encoding=jpeg (frame_encoding: auto, jpeg or i420), &adapt=0 and
  * &budget=150 (latency_budget_ms: the server's adaptive quality, sent in `init`);
  * the view's &viz=blur (any viz mode), &mirror=1 or 0 (default: auto) and
- * &background=%2300ff00 (replace's colour)
+ * &background=%2300ff00 (replace's colour) and &renderer=canvas (auto, overlay, canvas or
+ * webgl: stage-renderer.js)
  * @param {string} search
  * @returns {Record<string, any>}
  */
@@ -58,6 +60,8 @@ export function settingsFromQuery(search) {
   if (viz && /** @type {string[]} */ (VIZ_MODES).includes(viz)) out.viz_mode = viz;
   const mirror = q.get("mirror");
   if (mirror === "1" || mirror === "0") out.mirror = mirror === "1";
+  const renderer = q.get("renderer");
+  if (renderer && RENDERERS.includes(renderer)) out.renderer = renderer;
   const bg = q.get("background");
   if (bg && /^#[0-9a-f]{6}$/i.test(bg)) out.background = { color: bg.toLowerCase() };
   return out;

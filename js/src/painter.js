@@ -1,5 +1,6 @@
-// Drawing: the overlay on the video (or the kernel's frame) every animation frame it changed,
-// the first draw of each result timed and reported, the stats overlay and the legend.
+// Drawing: the overlay on the video (or the kernel's frame) every animation frame it changed
+// (stage-renderer.js picks how), the first draw of each result timed and reported, the stats
+// overlay and the legend.
 
 import { makeFeedback } from "./flow.js";
 import { legendEntries } from "./legend.js";
@@ -17,8 +18,26 @@ export function painter(s) {
   const { store, camera, renderer, legend, statsOverlay, state, view } = s;
   const { video, statsEl, legendEl } = view;
   let raf = 0;
-  let lastOverlay = 0;
+  /** @type {any} */
+  let ticker = null;
   let lastMirror = /** @type {boolean | null} */ (null);
+  // An animation frame is requested only when there is something to draw: setting
+  // `state.dirty` schedules one. (A rAF every frame wakes the page 60 times a second for
+  // nothing while the overlay path leaves the video to the compositor.)
+  let dirty = !!state.dirty;
+  const schedule = () => {
+    if (!raf && !state.destroyed) raf = requestAnimationFrame(draw);
+  };
+  Object.defineProperty(state, "dirty", {
+    configurable: true,
+    get: () => dirty,
+    set: (v) => {
+      dirty = !!v;
+      if (dirty) schedule();
+    },
+  });
+  /** Whether every video frame must be drawn (not the overlay path's: the compositor shows it). */
+  const perFrame = () => s.kernelSource() || renderer.current.path !== "overlay";
 
   function currentLook() {
     if (!state.look) {
@@ -32,18 +51,18 @@ export function painter(s) {
     return state.look;
   }
 
-  function draw() {
-    raf = requestAnimationFrame(draw);
-    const now = performance.now();
-    if (now - lastOverlay > 250) {
-      lastOverlay = now;
-      updateOverlay(now);
-      if (state.legendDirty) {
-        state.legendDirty = false;
-        updateLegend();
-      }
+  // the stats overlay and the legend follow at 4 Hz, off the drawing path
+  function tick() {
+    updateOverlay(performance.now());
+    if (state.legendDirty) {
+      state.legendDirty = false;
+      updateLegend();
     }
-    if (!state.dirty) return;
+  }
+
+  function draw() {
+    raf = 0;
+    if (!dirty) return;
     const latest = state.latest;
     /** @type {CanvasImageSource | null} */
     let source = null;
@@ -60,21 +79,29 @@ export function painter(s) {
       w = video.videoWidth;
       hh = video.videoHeight;
     }
-    if (!source) return;
-    state.dirty = hasVideoFrameCallback ? false : !s.kernelSource();
+    if (!source) {
+      schedule(); // the camera is starting: look again next frame
+      return;
+    }
     const l = currentLook();
     const mirror = s.mirrored();
     if (mirror !== lastMirror) s.controls.effects.setAutoMirror((lastMirror = mirror));
     const t0 = performance.now();
-    renderer.draw(source, w, hh, latest ? latest.mask : null, {
+    const settings = {
       mode: store.get("viz_mode") || "filled",
       opacity: Number(store.get("opacity")),
       lut: l.lut,
+      renderer: store.get("renderer") || "auto",
       ...s.effects.drawSettings(latest && latest.alphas, mirror),
-    });
+    };
+    // the overlay path redraws only for a new result or setting: a video frame costs nothing
+    const drew = renderer.draw(source, w, hh, latest ? latest.mask : null, settings, source === video);
+    // without requestVideoFrameCallback, a video drawn per frame is drawn every animation frame
+    state.dirty = !hasVideoFrameCallback && !s.kernelSource() && perFrame();
+    watchFrames(); // the path may have changed to one that draws per frame
     const t1 = performance.now();
     if (!latest) return;
-    state.means.render.add(t1 - t0, t1);
+    if (drew) state.means.render.add(t1 - t0, t1);
     if (!latest.rendered) {
       latest.rendered = true;
       state.resultRate.add(1, t1);
@@ -128,17 +155,24 @@ export function painter(s) {
       slow: st.slow ?? null,
       adapted: st.adapted ?? null,
       stages: st.stages,
+      renderer: renderer.current,
       client: Object.fromEntries(CLIENT_STAGES.map((k) => [k, state.means[k].mean(now)])),
     });
   }
 
-  // Redraw on each new video frame when the browser tells us about them.
+  // Redraw on each new video frame when the browser tells us about them, only while the
+  // path draws every frame (each callback costs the page a wake-up per video frame).
   const hasVideoFrameCallback = typeof (/** @type {any} */ (video).requestVideoFrameCallback) === "function";
-  if (hasVideoFrameCallback) {
-    const onVideoFrame = () => {
-      state.dirty = true;
-      if (!state.destroyed) /** @type {any} */ (video).requestVideoFrameCallback(onVideoFrame);
-    };
+  let watching = false;
+  const onVideoFrame = () => {
+    watching = false;
+    if (state.destroyed || !perFrame()) return;
+    state.dirty = true;
+    watchFrames();
+  };
+  function watchFrames() {
+    if (!hasVideoFrameCallback || watching || state.destroyed || !perFrame()) return;
+    watching = true;
     /** @type {any} */ (video).requestVideoFrameCallback(onVideoFrame);
   }
 
@@ -151,7 +185,14 @@ export function painter(s) {
   return {
     updateOverlay,
     updateLegend,
-    start: () => (raf = requestAnimationFrame(draw)),
-    stop: () => cancelAnimationFrame(raf),
+    start: () => {
+      ticker = setInterval(tick, 250);
+      state.dirty = true;
+    },
+    stop: () => {
+      clearInterval(ticker);
+      cancelAnimationFrame(raf);
+      raf = 0;
+    },
   };
 }

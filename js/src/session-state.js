@@ -102,7 +102,7 @@ export function initialState() {
  * @property {import("./banner.js").Banner} banner
  * @property {import("./stats.js").StatsOverlay} statsOverlay
  * @property {import("./legend.js").Legend} legend
- * @property {import("./overlay-renderer.js").OverlayRenderer} renderer
+ * @property {import("./stage-renderer.js").StageRenderer} renderer
  * @property {import("./view-effects.js").ViewEffects} effects
  * @property {import("./controls.js").Controls} controls
  * @property {import("./capture.js").Camera} camera

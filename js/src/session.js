@@ -31,10 +31,10 @@ import { Legend, isolateClass } from "./legend.js";
 import { lifecycle } from "./lifecycle.js";
 import { ReplyWatch } from "./link.js";
 import { painter } from "./painter.js";
-import { OverlayRenderer } from "./overlay-renderer.js";
 import { resumeSending, watchVisibility } from "./resume.js";
 import { clientNow } from "./protocol.js";
 import { sender } from "./sender.js";
+import { StageRenderer } from "./stage-renderer.js";
 import { buildView, initialState } from "./session-state.js";
 import { StatsOverlay } from "./stats.js";
 import { ViewEffects } from "./view-effects.js";
@@ -80,7 +80,7 @@ export function createSession({ el, store, transport }) {
     effects: new ViewEffects(store, () => {
       state.dirty = true;
     }),
-    renderer: new OverlayRenderer(view.canvas),
+    renderer: new StageRenderer(view),
     controls: /** @type {any} */ (null),
     camera: /** @type {any} */ (null),
     flow: /** @type {any} */ (null),
@@ -172,7 +172,7 @@ export function createSession({ el, store, transport }) {
       s.syncOptions();
     }),
   );
-  for (const name of ["mirror", "smoothing"]) cleanups.push(store.on(name, () => (state.dirty = true)));
+  for (const name of ["mirror", "smoothing", "renderer"]) cleanups.push(store.on(name, () => (state.dirty = true)));
   cleanups.push(() => s.effects.destroy());
   cleanups.push(
     store.on("max_in_flight", (value) => {

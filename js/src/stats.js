@@ -68,7 +68,8 @@ export class StatsOverlay {
    * @param {{fps: number | null, latency_ms: number | null, inference_ms?: number | null,
    *   profile?: string | null, backend?: string | null, device?: string | null, dropped?: number | null,
    *   gpu_memory_mb?: number | null, slow?: string | null, adapted?: string | null,
-   *   stages?: Record<string, number> | null, client?: Record<string, number | null>}} s
+   *   stages?: Record<string, number> | null, client?: Record<string, number | null>,
+   *   renderer?: {path: string, reason: string} | null}} s
    */
   update(s) {
     this.fps.textContent = s.fps != null && Number.isFinite(s.fps) ? `${s.fps.toFixed(1)} FPS` : "– FPS";
@@ -78,7 +79,9 @@ export class StatsOverlay {
     if (s.gpu_memory_mb != null) parts.push(`GPU ${Math.round(s.gpu_memory_mb)} MB`);
     if (s.dropped) parts.push(`${s.dropped} dropped`);
     if (s.adapted) parts.push(`adapted: ${s.adapted}`);
+    if (s.renderer) parts.push(`render: ${s.renderer.path}`);
     this.info.textContent = parts.filter(Boolean).join(" · ");
+    this.info.title = s.renderer ? s.renderer.reason : "";
     // The kernel's word that this profile cannot follow a camera on this machine.
     this.note.textContent = s.slow || "";
     this.note.hidden = !s.slow;

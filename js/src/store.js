@@ -24,6 +24,7 @@ export const DEFAULT_SETTINGS = Object.freeze({
   background: { color: DEFAULT_BACKGROUND },
   smoothing: 0.5,
   mirror: null,
+  renderer: "auto",
   resolution: [640, 480],
   jpeg_quality: 80,
   max_in_flight: 2,

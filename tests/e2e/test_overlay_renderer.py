@@ -1,7 +1,11 @@
-"""The compositor path (js/src/overlay-renderer.js) in Chromium against the numpy composite.
+"""The browser's renderers in Chromium against the numpy composite.
 
-Synthetic masks at model resolution over a synthetic frame, drawn by the browser's own
-drawImage blending, read back losslessly and compared with ``render_overlay``.
+Synthetic masks at model resolution over a synthetic frame, read back losslessly and
+compared with ``render_overlay``: the compositor path (js/src/overlay-renderer.js: drawImage
+blending), the overlay layer (js/src/layer-renderer.js: a transparent canvas composited over
+the video, as the stage's CSS puts them), the WebGL renderer (js/src/webgl-renderer.js; here
+on SwiftShader) and the exact per-pixel 2D path (js/src/canvas.js); and which one
+js/src/stage-renderer.js picks, with its reason, where WebGL is missing or runs on the CPU.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from tests.conftest import ROOT
 ENTRY = """
 export { OverlayRenderer } from "./js/src/overlay-renderer.js";
 export { CanvasRenderer } from "./js/src/canvas.js";
+export { LayerRenderer } from "./js/src/layer-renderer.js";
+export { WebGLRenderer, probeWebGL } from "./js/src/webgl-renderer.js";
+export { StageRenderer } from "./js/src/stage-renderer.js";
 export { buildLut } from "./js/src/palette.js";
 """
 
@@ -34,15 +41,34 @@ DRAW = """async ([which, frameB64, w, h, maskB64, mw, mh, mode, opacity, palette
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const frame = new ImageData(new Uint8ClampedArray(bytes(frameB64).buffer), w, h);
   const bitmap = await createImageBitmap(frame);
-  const canvas = document.createElement("canvas");
-  const R = which === "overlay" ? SW.OverlayRenderer : SW.CanvasRenderer;
+  let canvas = document.createElement("canvas");
+  const R = { overlay: SW.OverlayRenderer, canvas: SW.CanvasRenderer, webgl: SW.WebGLRenderer,
+    layers: SW.LayerRenderer }[which];
   const renderer = new R(canvas);
   const lut = SW.buildLut(palette, keep ? new Set(keep) : null);
   const mask = { data: bytes(maskB64), width: mw, height: mh };
-  const settings = { mode, opacity, lut, mirror: flip };
-  renderer.draw(bitmap, w, h, mask, settings);
-  renderer.draw(bitmap, w, h, mask, settings);  // the cached colour mask
-  const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  // the confidence view's plane: the mask's class indices scaled to 0..255
+  const confidence = { data: mask.data.map((k) => (k * 37) % 256), width: mw, height: mh };
+  const settings = { mode, opacity, lut, mirror: flip, confidence };
+  for (let i = 0; i < 2; i++) {  // the second draw uses what the first one cached
+    if (which === "layers") renderer.draw(w, h, mask, settings);
+    else renderer.draw(bitmap, w, h, mask, settings);
+  }
+  if (which === "layers") {
+    // the stage: the video, the overlay (at the video's size) over it, both flipped by CSS
+    // when mirrored
+    const stage = document.createElement("canvas");
+    stage.width = w; stage.height = h;
+    const ctx = stage.getContext("2d");
+    if (flip) ctx.setTransform(-1, 0, 0, 1, w, 0);
+    ctx.drawImage(bitmap, 0, 0, w, h);
+    ctx.drawImage(canvas, 0, 0, w, h);
+    canvas = stage;
+  }
+  const copy = document.createElement("canvas");
+  copy.width = canvas.width; copy.height = canvas.height;
+  copy.getContext("2d").drawImage(canvas, 0, 0);
+  const px = copy.getContext("2d").getImageData(0, 0, copy.width, copy.height).data;
   let s = "";
   for (let i = 0; i < px.length; i += 8192) s += String.fromCharCode(...px.subarray(i, i + 8192));
   return [canvas.width, canvas.height, btoa(s)];
@@ -82,6 +108,18 @@ def _mask(mw: int, mh: int, seed: int) -> np.ndarray:
     return np.ascontiguousarray(mask)
 
 
+def _confidence(mask: np.ndarray) -> np.ndarray:
+    return ((mask.astype(np.int64) * 37) % 256).astype(np.uint8)  # as DRAW makes it
+
+
+def _want(frame, mask, mode, opacity, keep, mirror) -> np.ndarray:
+    conf = _confidence(mask) if mode == "confidence" else None
+    out = render_overlay(
+        frame, mask, PALETTES["voc"], mode, opacity, keep, mirror=mirror, confidence=conf
+    )
+    return out.astype(int)
+
+
 def _draw(page, which, frame, mask, mode, opacity, keep=None, mirror=False) -> np.ndarray:
     h, w = frame.shape[:2]
     rgba = np.dstack([frame, np.full((h, w), 255, np.uint8)])
@@ -119,3 +157,130 @@ def test_overlay_renderer_matches_the_numpy_composite(
     assert diff.mean() < 1.0
     exact = _draw(page, "canvas", frame, mask, mode, opacity, keep, mirror).astype(int)
     assert np.array_equal(exact, want)  # the per-pixel renderer is exact
+
+
+def _close(got: np.ndarray, want: np.ndarray, levels: int = 2) -> None:
+    assert got.shape == want.shape
+    diff = np.abs(got - want).max(-1)
+    assert np.mean(diff > levels) < 0.002, f"{np.mean(diff > levels):.4f} of pixels off by > 2"
+    assert diff.mean() < 1.0, diff.mean()
+
+
+CASES = [
+    ("filled", 0.6, None, (160, 120), (80, 60), False),
+    ("filled", 0.35, [0, 15], (160, 120), (64, 48), False),  # 2.5x, with a class filter
+    ("contour", 0.8, None, (160, 120), (80, 60), False),
+    ("contour", 0.8, [15], (160, 120), (80, 60), True),
+    ("side-by-side", 0.6, [15], (160, 120), (80, 60), False),
+    ("side-by-side", 0.6, None, (160, 120), (80, 60), True),
+    ("blend", 0.7, None, (160, 120), (80, 60), False),
+    ("blend", 0.5, [0, 15], (120, 90), (120, 90), True),
+    ("confidence", 0.6, None, (160, 120), (80, 60), False),
+    ("confidence", 0.6, None, (160, 120), (80, 60), True),
+]
+
+
+@pytest.mark.parametrize(("mode", "opacity", "keep", "frame_wh", "mask_wh", "mirror"), CASES)
+def test_webgl_renderer_matches_the_numpy_composite(
+    page, mode, opacity, keep, frame_wh, mask_wh, mirror
+):
+    frame = _frame(*frame_wh)
+    mask = _mask(*mask_wh, seed=len(mode) + int(opacity * 100))
+    want = _want(frame, mask, mode, opacity, keep, mirror)
+    _close(_draw(page, "webgl", frame, mask, mode, opacity, keep, mirror).astype(int), want)
+    exact = _draw(page, "canvas", frame, mask, mode, opacity, keep, mirror).astype(int)
+    assert np.array_equal(exact, want)  # the 2D fallback is exact
+
+
+@pytest.mark.parametrize(
+    ("mode", "opacity", "keep", "frame_wh", "mask_wh", "mirror"),
+    [c for c in CASES if c[0] in ("filled", "contour", "confidence")]
+    + [
+        ("filled", 1.0, None, (120, 90), (120, 90), True),
+        ("filled", 0.6, None, (160, 120), (60, 60), False),  # a square model, a 4:3 camera
+    ],
+)
+def test_overlay_layer_over_the_video_matches_the_numpy_composite(
+    page, mode, opacity, keep, frame_wh, mask_wh, mirror
+):
+    frame = _frame(*frame_wh)
+    mask = _mask(*mask_wh, seed=len(mode) + int(opacity * 100))
+    want = _want(frame, mask, mode, opacity, keep, mirror)
+    _close(_draw(page, "layers", frame, mask, mode, opacity, keep, mirror).astype(int), want)
+
+
+CHOOSE = """async ([setting, mode, live, probe]) => {
+  const stage = document.createElement("div");
+  const canvas = document.createElement("canvas");
+  stage.append(canvas);
+  document.body.append(stage);
+  const fake = probe === "hardware" ? () => ({ ok: true, hardware: true, renderer: "a GPU",
+    reason: "WebGL on a GPU" }) : undefined;
+  const r = new SW.StageRenderer({ stage, canvas }, fake ? { probe: fake } : {});
+  const grey = new Uint8ClampedArray(8 * 6 * 4).map((_, i) => (i % 4 === 3 ? 255 : 200));
+  const frame = await createImageBitmap(new ImageData(grey, 8, 6));
+  const mask = { data: new Uint8Array(4 * 3).fill(1), width: 4, height: 3 };
+  const lut = SW.buildLut([[0, 0, 0], [255, 0, 0]], null);
+  r.draw(frame, 8, 6, mask, { mode, opacity: 1, lut, renderer: setting }, live);
+  const shown = [...stage.querySelectorAll("canvas")]
+    .filter((c) => !c.classList.contains("sw-hidden"));
+  const copy = document.createElement("canvas");
+  copy.width = shown[0].width; copy.height = shown[0].height;
+  copy.getContext("2d").drawImage(shown[0], 0, 0);
+  const px = [...copy.getContext("2d").getImageData(copy.width - 1, 0, 1, 1).data];
+  stage.remove();
+  return { path: stage.dataset.renderer, reason: stage.dataset.rendererReason,
+    layered: stage.classList.contains("sw-layered"), shown: shown.length, px };
+}"""
+
+NO_WEBGL = """() => {
+  const orig = HTMLCanvasElement.prototype.getContext;
+  window.__getContext = orig;
+  HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+    return /webgl/.test(kind) ? null : orig.call(this, kind, ...rest);
+  };
+}"""
+
+
+def test_stage_renderer_picks_webgl_only_where_it_runs_on_a_gpu(page):
+    probe = page.evaluate("() => SW.probeWebGL()")
+    print("WebGL here:", probe)
+    choose = lambda *a: page.evaluate(CHOOSE, list(a))  # noqa: E731
+    got = choose("auto", "blend", True, None)
+    if probe["ok"] and not probe["hardware"]:  # headless: SwiftShader
+        assert got["path"] == "canvas", got
+        assert "runs on the CPU" in got["reason"], got
+    assert got["px"] == [200, 0, 0, 255]  # blend: red at the grey's value 200
+    hw = choose("auto", "blend", True, "hardware")
+    assert (hw["path"], hw["reason"], hw["shown"]) == ("webgl", "WebGL on a GPU", 1), hw
+    assert hw["px"] == [200, 0, 0, 255]
+    layered = choose("auto", "filled", True, "hardware")
+    assert (layered["path"], layered["layered"]) == ("overlay", True), layered
+    kernel = choose("overlay", "filled", False, None)  # a kernel's frame: drawn with its mask
+    assert kernel["path"] == "canvas", kernel
+    assert "kernel" in kernel["reason"], kernel
+    assert choose("canvas", "filled", True, "hardware")["path"] == "canvas"
+    if probe["ok"]:
+        forced = choose("webgl", "contour", True, None)
+        assert (forced["path"], forced["shown"]) == ("webgl", 1), forced
+
+
+def test_stage_renderer_falls_back_to_2d_without_webgl(page):
+    page.evaluate(NO_WEBGL)
+    try:
+        probe = page.evaluate("() => SW.probeWebGL()")
+        assert probe == {
+            "ok": False,
+            "hardware": False,
+            "renderer": "",
+            "reason": "WebGL is unavailable in this browser",
+        }
+        got = page.evaluate(CHOOSE, ["webgl", "blend", True, None])
+        assert got["path"] == "canvas", got
+        assert "WebGL is unavailable" in got["reason"], got
+        assert (got["shown"], got["px"][3]) == (1, 255)
+        got = page.evaluate(CHOOSE, ["webgl", "filled", True, None])
+        assert got["path"] == "overlay", got
+        assert "WebGL is unavailable" in got["reason"], got
+    finally:
+        page.evaluate("() => { HTMLCanvasElement.prototype.getContext = window.__getContext; }")

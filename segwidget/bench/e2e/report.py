@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..targets import format_small_machine
+from ..targets import chromium_ms_per_frame, format_small_machine
 from .configs import NOISY_OUTSIDE_PCT
 
 
@@ -207,3 +207,17 @@ def format_rows(result: dict[str, Any]) -> str:
         f"{result['machine'].get('loadavg_end')}"
     )
     return "\n".join(lines)
+
+
+def compare_cpu(name: str, what: str, res: dict[str, dict]) -> dict[str, Any]:
+    """The two configurations of ``res`` compared, with each side's Chromium CPU per frame
+    and kernel CPU added."""
+    rows = list(res.values())
+    c = compare(name, what, *rows)
+    per = [chromium_ms_per_frame(r) for r in rows]
+    kernel = [(r.get("cpu") or {}).get("by_process", {}).get("kernel") for r in rows]
+    c["chromium_ms_per_frame"] = per
+    c["text"] += (
+        f"; Chromium CPU {per[0]} vs {per[1]} ms per frame, kernel {kernel[0]} vs {kernel[1]} %"
+    )
+    return c

@@ -14,7 +14,6 @@ import numpy as np
 
 from ..harness import NODELAY_OFF, chromium_path
 from ..targets import (
-    chromium_ms_per_frame,
     model_alone,
     serve_rss_mb,
     small_machine,
@@ -31,7 +30,8 @@ from .configs import (
     widget_cells,
 )
 from .measure import E2EBench, Target
-from .report import compare, e2e_targets, ratio
+from .render_paths import compare_renderers
+from .report import compare, compare_cpu, e2e_targets, ratio
 
 
 def machine_info() -> dict[str, Any]:
@@ -96,20 +96,6 @@ def _before_the_browser(
     memory, measured in this run before Chromium starts (the targets' references)."""
     log("measuring the model alone and a serve process's memory ...")
     return model_alone(profile=profile), serve_rss_mb() if serve else None
-
-
-def _compare_cpu(name: str, what: str, res: dict[str, dict]) -> dict[str, Any]:
-    """The two configurations of ``res`` compared, with each side's Chromium CPU per frame
-    and kernel CPU added."""
-    rows = list(res.values())
-    c = compare(name, what, *rows)
-    per = [chromium_ms_per_frame(r) for r in rows]
-    kernel = [(r.get("cpu") or {}).get("by_process", {}).get("kernel") for r in rows]
-    c["chromium_ms_per_frame"] = per
-    c["text"] += (
-        f"; Chromium CPU {per[0]} vs {per[1]} ms per frame, kernel {kernel[0]} vs {kernel[1]} %"
-    )
-    return c
 
 
 def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
@@ -188,7 +174,7 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         )
         lab.set(frame_encoding="auto")
         experiments["frame_encoding"] = res
-        comparisons.append(_compare_cpu("frame_encoding", "raw I420 vs JPEG frames", res))
+        comparisons.append(compare_cpu("frame_encoding", "raw I420 vs JPEG frames", res))
 
         # adaptive quality on vs off
         res = bench.alternate(
@@ -199,7 +185,11 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         )
         lab.set(adapt=True)
         experiments["adapt"] = res
-        comparisons.append(_compare_cpu("adapt", "adaptive quality on vs off", res))
+        comparisons.append(compare_cpu("adapt", "adaptive quality on vs off", res))
+
+        # the video under an overlay drawn per result vs every video frame drawn on a canvas
+        experiments["renderer"], c = compare_renderers(bench, lab, ("auto", "canvas"))
+        comparisons.append(c)
 
         # (3) TCP_NODELAY on vs off: a second JupyterLab without the extension
         lab.set(running=False)
@@ -275,7 +265,7 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         )
         experiments["ort_threads"] = res
         text = f"ONNX Runtime intra-op threads: one per core ({os.cpu_count()}) vs 1"
-        comparisons.append(_compare_cpu("ort_threads", text, res))
+        comparisons.append(compare_cpu("ort_threads", text, res))
         one.set(running=False)
         one.close()
         bench.targets.remove(one)
@@ -343,6 +333,7 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         "upload_size",
         "frame_encoding",
         "adapt",
+        "renderer",
         "nodelay",
         "ort_spinning",
         "ort_threads",

@@ -63,18 +63,54 @@ def decode_data_url(url: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGBA"))
 
 
-# Reads a canvas's backing store losslessly, whatever its context type: copy it into a fresh
-# 2d canvas and export PNG.
+# What a segwidget view's stage shows, losslessly: its visible layers (the <video> under a
+# transparent overlay canvas, or one opaque canvas; 2D or WebGL) composited as the browser's
+# compositor does, read from the DOM and CSS rather than from the view's code: paint order
+# (in-flow first, then positioned), each layer's mirror transform and image-rendering, at
+# the bottom layer's intrinsic size. It throws when the layers' content boxes on screen do
+# not coincide (an overlay off the video's pixels). Any other canvas is copied as it is.
 JS_CANVAS_PNG = """(canvas) => {
+  const stage = canvas.closest('.sw-stage');
+  const style = (el) => getComputedStyle(el);
+  const shown = (el) => { const cs = style(el); const r = el.getBoundingClientRect();
+    return cs.display !== 'none' && cs.visibility !== 'hidden' && Number(cs.opacity) > 0
+      && r.width > 2 && r.height > 2; };
+  let layers = stage ? [...stage.querySelectorAll(':scope > video, :scope > canvas')].filter(shown)
+    : [canvas];
+  if (!layers.length) layers = [canvas];
+  const positioned = (el) => (style(el).position === 'static' ? 0 : 1);
+  layers.sort((a, b) => positioned(a) - positioned(b));
+  const size = (el) => (el.tagName === 'VIDEO' ? [el.videoWidth, el.videoHeight]
+    : [el.width, el.height]);
+  const content = (el) => {
+    const r = el.getBoundingClientRect(); const [iw, ih] = size(el);
+    if (style(el).objectFit !== 'contain' || !iw || !ih) return [r.left, r.top, r.width, r.height];
+    const s = Math.min(r.width / iw, r.height / ih);
+    return [r.left + (r.width - iw * s) / 2, r.top + (r.height - ih * s) / 2, iw * s, ih * s];
+  };
+  const base = content(layers[0]);
+  for (const el of layers.slice(1)) {
+    const box = content(el);
+    if (box.some((v, i) => Math.abs(v - base[i]) > 1.5))
+      throw new Error(`segwidget layers misaligned: ${el.className} at ${box} over ${base}`);
+  }
+  const [W, H] = size(layers[0]);
   const c = document.createElement('canvas');
-  c.width = canvas.width; c.height = canvas.height;
-  c.getContext('2d').drawImage(canvas, 0, 0);
+  c.width = W; c.height = H;
+  const ctx = c.getContext('2d');
+  for (const el of layers) {
+    const m = new DOMMatrix(style(el).transform === 'none' ? undefined : style(el).transform);
+    ctx.setTransform(m.a < 0 ? -1 : 1, 0, 0, 1, m.a < 0 ? W : 0, 0);
+    ctx.imageSmoothingEnabled = style(el).imageRendering !== 'pixelated';
+    ctx.drawImage(el, 0, 0, W, H);
+  }
   return c.toDataURL('image/png');
 }"""
 
 
 def read_canvas(locator) -> np.ndarray:
-    """RGBA pixels of the canvas a Playwright locator points at."""
+    """RGBA pixels of the canvas a Playwright locator points at: for a segwidget view's
+    canvas, what its stage shows (the video and the overlay composited, see above)."""
     return decode_data_url(locator.evaluate(JS_CANVAS_PNG))
 
 

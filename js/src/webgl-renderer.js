@@ -1,0 +1,185 @@
+// The WebGL renderer: the class modes (filled, contour, side-by-side, blend) and the
+// confidence view computed per display pixel in a fragment shader (webgl-shaders.js), the
+// video uploaded as a texture per frame, the mask (LUMINANCE) and the palette (a 256 x 1
+// lookup texture) only when they change. It exists for GPUs: where WebGL runs on the CPU
+// (SwiftShader, llvmpipe: headless browsers, machines without a GPU driver) its per-frame
+// shading costs more CPU than the 2D paths, so `probeWebGL` reports the renderer and
+// stage-renderer.js picks WebGL automatically only on a hardware one.
+
+import { heatLut } from "./effects.js";
+import { fitLongSide } from "./util.js";
+import { FRAGMENT_SHADER, MODE_IDS, VERTEX_SHADER } from "./webgl-shaders.js";
+
+/** Modes this renderer draws (blur and replace stay with the canvas effects). */
+export const WEBGL_MODES = new Set(Object.keys(MODE_IDS));
+
+const HIDDEN = new Uint8Array(1024); // every class hidden: the plain frame
+const SOFTWARE = /swiftshader|llvmpipe|softpipe|software|basic render|mesa offscreen/i;
+
+/**
+ * @typedef {{data: Uint8Array, width: number, height: number}} Plane
+ * @typedef {{ok: boolean, hardware: boolean, renderer: string, reason: string}} WebGLProbe
+ */
+
+/**
+ * A WebGL context on `canvas` (WebGL 2, else 1), or null.
+ * @param {HTMLCanvasElement | OffscreenCanvas} canvas
+ * @returns {WebGLRenderingContext | null}
+ */
+export function webglContext(canvas) {
+  // preserveDrawingBuffer: the view's pixels stay readable (tests, screenshots) between frames
+  const opts = { alpha: false, antialias: false, depth: false, stencil: false, preserveDrawingBuffer: true };
+  try {
+    return /** @type {any} */ (canvas.getContext("webgl2", opts) || canvas.getContext("webgl", opts));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether WebGL works here and on what: `hardware` is false for a CPU rasteriser.
+ * @param {() => HTMLCanvasElement | OffscreenCanvas} [makeCanvas]
+ * @returns {WebGLProbe}
+ */
+export function probeWebGL(makeCanvas = () => document.createElement("canvas")) {
+  const gl = webglContext(makeCanvas());
+  if (!gl) return { ok: false, hardware: false, renderer: "", reason: "WebGL is unavailable in this browser" };
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER) || "");
+  const lose = gl.getExtension("WEBGL_lose_context");
+  if (lose) lose.loseContext();
+  const hardware = !!renderer && !SOFTWARE.test(renderer);
+  const reason = hardware ? `WebGL on ${renderer}` : `WebGL runs on the CPU here (${renderer || "unknown renderer"})`;
+  return { ok: true, hardware, renderer, reason };
+}
+
+/**
+ * @param {WebGLRenderingContext} gl
+ * @param {number} type
+ * @param {string} source
+ */
+function compile(gl, type, source) {
+  const sh = /** @type {WebGLShader} */ (gl.createShader(type));
+  gl.shaderSource(sh, source);
+  gl.compileShader(sh);
+  if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(`segwidget: shader: ${gl.getShaderInfoLog(sh)}`);
+  return sh;
+}
+
+export class WebGLRenderer {
+  /**
+   * @param {HTMLCanvasElement} canvas  a canvas without a 2D context
+   * @param {{maxSide?: number}} [options]
+   */
+  constructor(canvas, { maxSide = 1280 } = {}) {
+    const gl = webglContext(canvas);
+    if (!gl) throw new Error("segwidget: WebGL is unavailable");
+    this.canvas = canvas;
+    this.gl = gl;
+    this.maxSide = maxSide;
+    const prog = /** @type {WebGLProgram} */ (gl.createProgram());
+    gl.attachShader(prog, compile(gl, gl.VERTEX_SHADER, VERTEX_SHADER));
+    gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT_SHADER));
+    gl.linkProgram(prog);
+    if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(`segwidget: shader link: ${gl.getProgramInfoLog(prog)}`);
+    gl.useProgram(prog);
+    this.prog = prog;
+    gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+    const pos = gl.getAttribLocation(prog, "a_pos");
+    gl.enableVertexAttribArray(pos);
+    gl.vertexAttribPointer(pos, 2, gl.FLOAT, false, 0, 0);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    /** @type {Record<string, WebGLTexture>} */
+    this.tex = {};
+    ["u_video", "u_mask", "u_lut", "u_heat", "u_conf"].forEach((name, unit) => {
+      gl.activeTexture(gl.TEXTURE0 + unit);
+      const t = /** @type {WebGLTexture} */ (gl.createTexture());
+      gl.bindTexture(gl.TEXTURE_2D, t);
+      for (const [p, v] of [
+        [gl.TEXTURE_MIN_FILTER, name === "u_video" ? gl.LINEAR : gl.NEAREST],
+        [gl.TEXTURE_MAG_FILTER, name === "u_video" ? gl.LINEAR : gl.NEAREST],
+        [gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE],
+        [gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE],
+      ]) {
+        gl.texParameteri(gl.TEXTURE_2D, p, v);
+      }
+      gl.uniform1i(gl.getUniformLocation(prog, name), unit);
+      this.tex[name] = t;
+    });
+    const heat = heatLut();
+    const rgba = new Uint8Array(256 * 4);
+    for (let i = 0; i < 256; i++) rgba.set([heat[i * 3], heat[i * 3 + 1], heat[i * 3 + 2], 255], i * 4);
+    this._upload(3, gl.RGBA, 256, 1, rgba);
+    /** @type {{mask: any, lut: any, conf: any}} what the textures hold */
+    this.held = { mask: null, lut: null, conf: null };
+  }
+
+  /**
+   * @param {number} unit
+   * @param {number} format  gl.RGBA or gl.LUMINANCE
+   * @param {number} w
+   * @param {number} h
+   * @param {Uint8Array} data
+   */
+  _upload(unit, format, w, h, data) {
+    const gl = this.gl;
+    gl.activeTexture(gl.TEXTURE0 + unit);
+    gl.texImage2D(gl.TEXTURE_2D, 0, format, w, h, 0, format, gl.UNSIGNED_BYTE, data);
+  }
+
+  /** @param {string} name @param {number[]} values */
+  _uniform(name, ...values) {
+    const gl = this.gl;
+    const loc = gl.getUniformLocation(this.prog, name);
+    if (values.length === 2) gl.uniform2f(loc, values[0], values[1]);
+    else if (name === "u_opacity") gl.uniform1f(loc, values[0]);
+    else gl.uniform1i(loc, values[0]);
+  }
+
+  /**
+   * Draw one frame (CanvasRenderer.draw's contract, for WEBGL_MODES).
+   * @param {TexImageSource} source  video element or ImageBitmap
+   * @param {number} srcW
+   * @param {number} srcH
+   * @param {Plane | null} mask  null: the plain frame
+   * @param {{mode: string, opacity: number, lut: Uint8Array, mirror?: boolean, confidence?: Plane | null}} settings
+   */
+  draw(source, srcW, srcH, mask, settings) {
+    const gl = this.gl;
+    const { width: W, height: H } = fitLongSide(srcW, srcH, this.maxSide);
+    const mode = settings.mode;
+    const side = mode === "side-by-side";
+    const outW = side ? 2 * W : W;
+    if (this.canvas.width !== outW) this.canvas.width = outW;
+    if (this.canvas.height !== H) this.canvas.height = H;
+    gl.viewport(0, 0, outW, H);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
+    const plain = !mask;
+    const m = mask || { data: new Uint8Array(1), width: 1, height: 1 };
+    if (this.held.mask !== m) this._upload(1, gl.LUMINANCE, m.width, m.height, m.data);
+    this.held.mask = m;
+    // no mask: an all-hidden palette draws the plain frame (side-by-side: twice)
+    const lut = plain ? HIDDEN : settings.lut;
+    if (this.held.lut !== lut) this._upload(2, gl.RGBA, 256, 1, lut);
+    this.held.lut = lut;
+    const conf = mode === "confidence" && settings.confidence ? settings.confidence : m;
+    if (this.held.conf !== conf) this._upload(4, gl.LUMINANCE, conf.width, conf.height, conf.data);
+    this.held.conf = conf;
+    this._uniform("u_size", W, H);
+    this._uniform("u_mask_size", m.width, m.height);
+    this._uniform("u_conf_size", conf.width, conf.height);
+    this._uniform("u_opacity", Math.min(1, Math.max(0, Number(settings.opacity) || 0)));
+    this._uniform("u_mode", plain && mode === "confidence" ? MODE_IDS.filled : MODE_IDS[/** @type {keyof MODE_IDS} */ (mode)] ?? 0);
+    this._uniform("u_mirror", settings.mirror ? 1 : 0);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+  }
+
+  /** Blank the canvas (camera stopped). */
+  clear() {
+    const gl = this.gl;
+    gl.clearColor(0, 0, 0, 1);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+  }
+}
