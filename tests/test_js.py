@@ -115,6 +115,8 @@ class FakeModel {
   }
 }
 window.deflate = deflate;
+window.frameEvents = [];
+document.addEventListener("segwidget:frame", (e) => window.frameEvents.push(e.detail), true);
 window.model = new FakeModel({ profile: "fast", viz_mode: "filled", opacity: 1, class_filter: [],
   colormap: "voc", custom_palette: [], show_fps: true, show_legend: true, resolution: [640, 480],
   jpeg_quality: 80, running: new URLSearchParams(location.search).get("running") === "1",
@@ -195,6 +197,10 @@ def test_widget_streams_the_camera_and_draws_results(widget_page):
     assert all(m["content"]["encoding"] == "i420" for m in frames)
     assert all(m["content"]["mask_encoding"] == "raw" for m in frames)
     assert all(m["bytes"] == 160 * 120 * 3 // 2 for m in frames)
+    # the fake camera's frames are I420: taken from its planes, no canvas (frame-grab.js)
+    events = page.evaluate("() => window.frameEvents")
+    assert events, "segwidget:frame events"
+    assert {e["capture"] for e in events} == {"video-frame"}
     assert [m["content"]["seq"] for m in frames] == list(range(1, len(frames) + 1))
     assert set(first["client"]) == {"capture_ms", "encode_ms"}
     assert page.evaluate("() => model.maxInFlight") == 2

@@ -1,6 +1,8 @@
 // Webcam capture: getUserMedia with a device picker, and frames downscaled to the profile's
-// input size: JPEG, or raw I420 when the kernel or server is on this machine (pixels.js).
+// input size: JPEG, or raw I420 when the kernel or server is on this machine (pixels.js),
+// taken from the camera's own planes where the browser allows (frame-grab.js).
 
+import { FrameGrabber } from "./frame-grab.js";
 import { evenSide, rgbaToI420 } from "./pixels.js";
 import { clientNow } from "./protocol.js";
 import { fitLongSide } from "./util.js";
@@ -14,11 +16,14 @@ import { fitLongSide } from "./util.js";
  * @typedef {object} Grab  one encoded frame
  * @property {Uint8Array} bytes  JPEG or I420
  * @property {"jpeg" | "i420"} encoding
+ * @property {"video-frame" | "canvas"} via  the camera's planes (frame-grab.js) or a canvas
  * @property {number} width  of the image
  * @property {number} height
  * @property {number} t_capture  client clock (ms) when the frame was grabbed
- * @property {number} capture_ms  drawing the video frame at the target size
+ * @property {number} capture_ms  drawing the video frame at the target size (or copying the
+ *   camera's planes)
  * @property {number} encode_ms  JPEG encoding, or reading the pixels back and converting them
+ *   (or scaling the planes)
  */
 
 /**
@@ -115,6 +120,8 @@ export class Camera {
     /** One canvas per encoding: raw reads want a CPU-backed one (willReadFrequently).
      * @type {Record<string, {canvas: HTMLCanvasElement | OffscreenCanvas, ctx: any}>} */
     this.surfaces = {};
+    /** Raw frames straight from the camera's planes where it can (frame-grab.js). */
+    this.frames = new FrameGrabber();
   }
 
   /** True while a stream is playing. */
@@ -216,7 +223,15 @@ export class Camera {
     const t0 = performance.now();
     const t_capture = clientNow();
     let { width, height } = fitLongSide(this.video.videoWidth, this.video.videoHeight, maxSide);
-    if (encoding === "i420") [width, height] = [evenSide(width), evenSide(height)];
+    if (encoding === "i420") {
+      [width, height] = [evenSide(width), evenSide(height)];
+      const raw = await this.frames.grab(this.video, width, height);
+      if (raw) {
+        const ms = performance.now() - t0;
+        const encode_ms = ms - raw.copy_ms;
+        return { bytes: raw.bytes, encoding, via: "video-frame", width, height, t_capture, capture_ms: raw.copy_ms, encode_ms };
+      }
+    }
     const { canvas, ctx } = this.surface(encoding, width, height);
     ctx.drawImage(this.video, 0, 0, width, height);
     const t1 = performance.now();
@@ -229,7 +244,7 @@ export class Camera {
       bytes = new Uint8Array(await blob.arrayBuffer());
     }
     const t2 = performance.now();
-    return { bytes, encoding, width, height, t_capture, capture_ms: t1 - t0, encode_ms: t2 - t1 };
+    return { bytes, encoding, via: "canvas", width, height, t_capture, capture_ms: t1 - t0, encode_ms: t2 - t1 };
   }
 
   /**

@@ -81,6 +81,7 @@ export function sender(s) {
           max_in_flight: flow.maxInFlight,
           upload_size: uploadSize,
           encoding: grab.encoding,
+          capture: grab.via,
         });
       }
     } catch (err) {

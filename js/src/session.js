@@ -9,7 +9,8 @@
 // For benchmarks and integrations the view's root element (`.segwidget`) dispatches two
 // bubbling DOM events (`detail` times are client-clock ms, as `t_capture`):
 //   "segwidget:frame"   a frame was sent: {seq, t_capture, t_sent, bytes, width, height,
-//                       capture_ms, encode_ms, in_flight, max_in_flight, upload_size}
+//                       capture_ms, encode_ms, in_flight, max_in_flight, upload_size,
+//                       encoding, capture ("video-frame": the camera's planes; "canvas")}
 //   "segwidget:render"  a result was drawn for the first time: {seq, t_capture, t_sent,
 //                       t_received, t_rendered, latency_ms, decode_ms, render_ms, server_ms,
 //                       timings (the server's per-stage ms), profile}

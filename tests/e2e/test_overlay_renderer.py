@@ -28,6 +28,8 @@ export { LayerRenderer } from "./js/src/layer-renderer.js";
 export { WebGLRenderer, probeWebGL } from "./js/src/webgl-renderer.js";
 export { StageRenderer } from "./js/src/stage-renderer.js";
 export { buildLut } from "./js/src/palette.js";
+export { FrameGrabber } from "./js/src/frame-grab.js";
+export { rgbaToI420 } from "./js/src/pixels.js";
 """
 
 BUILD = """
@@ -90,7 +92,12 @@ def page(launch_browser):
     ).stdout
     ctx = launch_browser()
     p = ctx.new_page()
-    p.goto("about:blank")
+    # http://localhost is a secure context (the camera test needs one); nothing listens there
+    p.route(
+        "http://localhost/blank",
+        lambda r: r.fulfill(body="<html></html>", content_type="text/html"),
+    )
+    p.goto("http://localhost/blank")
     p.add_script_tag(content=bundle)
     return p
 
@@ -284,3 +291,44 @@ def test_stage_renderer_falls_back_to_2d_without_webgl(page):
         assert "WebGL is unavailable" in got["reason"], got
     finally:
         page.evaluate("() => { HTMLCanvasElement.prototype.getContext = window.__getContext; }")
+
+
+GRAB_BOTH = """async ([w, h]) => {
+  const video = document.createElement("video");
+  video.muted = true;
+  video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+  await video.play();
+  await new Promise((r) => video.requestVideoFrameCallback(() => r()));
+  video.pause();  // one frame for both paths
+  await new Promise((r) => setTimeout(r, 100));
+  const grabber = new SW.FrameGrabber();
+  const raw = await grabber.grab(video, w, h);
+  const c = new OffscreenCanvas(w, h);
+  const ctx = c.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(video, 0, 0, w, h);
+  const canvas = SW.rgbaToI420(ctx.getImageData(0, 0, w, h).data, w, h);
+  video.srcObject.getTracks().forEach((t) => t.stop());
+  const b64 = (u8) => { let s = ""; for (let i = 0; i < u8.length; i += 8192)
+    s += String.fromCharCode(...u8.subarray(i, i + 8192)); return btoa(s); };
+  return { raw: raw && b64(raw.bytes), canvas: b64(canvas), fallback: grabber.fallback };
+}"""
+
+
+@pytest.mark.parametrize("size", [(320, 240), (256, 192)])
+def test_frame_grabber_gives_the_canvas_paths_i420(page, size):
+    """The camera's own planes scaled in JS (frame-grab.js) against drawing the video into a
+    canvas and converting its RGBA (pixels.js): the same picture, within the YUV -> RGB ->
+    YUV round trip's rounding and the two scalers' differences."""
+    w, h = size
+    got = page.evaluate(GRAB_BOTH, [w, h])
+    assert got["raw"] is not None, f"VideoFrame path not taken: {got['fallback']}"
+    raw = np.frombuffer(base64.b64decode(got["raw"]), np.uint8).astype(int)
+    ref = np.frombuffer(base64.b64decode(got["canvas"]), np.uint8).astype(int)
+    assert raw.shape == ref.shape == (w * h * 3 // 2,)
+    y, yr = raw[: w * h].reshape(h, w), ref[: w * h].reshape(h, w)
+    diff = np.abs(y - yr)
+    print(f"{w}x{h}: Y mean diff {diff.mean():.2f}, p99 {np.percentile(diff, 99):.0f}")
+    assert diff.mean() < 2.5
+    assert np.percentile(diff, 99) < 16  # edges: bilinear here, the canvas's own filter there
+    assert np.abs(raw[w * h :] - ref[w * h :]).mean() < 2.5
+    assert y.std() > 20  # a picture, not a flat frame
