@@ -296,7 +296,8 @@ def test_stage_renderer_falls_back_to_2d_without_webgl(page):
 GRAB_BOTH = """async ([w, h]) => {
   const video = document.createElement("video");
   video.muted = true;
-  video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+  const constraints = { video: { width: 640, height: 480 } };
+  video.srcObject = await navigator.mediaDevices.getUserMedia(constraints);
   await video.play();
   await new Promise((r) => video.requestVideoFrameCallback(() => r()));
   video.pause();  // one frame for both paths
