@@ -4,6 +4,8 @@
   view tries again and streams;
 - the kernel is busy in another cell: the view says it waits for the kernel, and when the cell
   is done it streams again by itself without drawing the stale frames;
+- the browser's connection to the Jupyter server drops (the network goes away) while the
+  kernel lives: the view says it waits, and streams again by itself when the network is back;
 - the kernel restarts under the streaming widget: the old view says so, releases the camera
   and throws nothing; the cell run again gives a new widget that streams.
 
@@ -186,6 +188,42 @@ def test_a_kernel_busy_in_another_cell_shows_waiting_and_resumes_without_stale_f
     assert sent
     assert max(in_flight for *_, in_flight in sent) <= 2, sent
     assert page.evaluate(JS_BANNER) is None
+    assert not _page_errors(host, errors_at), diag()
+
+
+def test_the_network_dropped_under_the_widget_shows_waiting_and_resumes(lab):
+    host, page = lab.host, lab.host.page
+    diag = lambda: host.diagnostics(30)  # noqa: E731
+    lab.wait_frames(3)
+    errors_at = len(host.console)
+    mark = page.evaluate(JS_MARK)
+    # Chromium offline: the kernel's WebSocket to the Jupyter server drops; the kernel lives
+    host.context.set_offline(True)
+    try:
+        status = wait_until(
+            lambda: _waiting_for_the_kernel(page),
+            17,
+            "the view to say it waits for the kernel",
+            on_timeout=diag,
+        )
+        print("offline:", status)
+    finally:
+        host.context.set_offline(False)
+    # JupyterLab reconnects the kernel by itself; the view resumes without a reload
+    wait_until(lambda: page.evaluate(JS_STATUS) is None, 90, "the state to clear", on_timeout=diag)
+    events = page.evaluate(JS_EVENTS_SINCE, mark)
+    links = [e[1] for e in events if e[0] == "link"]
+    assert links[:1] == ["waiting"], links
+    assert links[-1:] == ["live"], links
+    live_at = max(i for i, e in enumerate(events) if e[0] == "link" and e[1] == "live")
+    processed = lab.frames_processed()
+    wait_until(
+        lambda: _renders_after(page, mark + live_at) >= 5, 60, "results after", on_timeout=diag
+    )
+    lab.wait_frames(processed + 3)
+    assert page.evaluate(JS_BANNER) is None
+    assert page.evaluate(JS_LIVE_TRACKS) == 1
+    assert lab.get("running") is True
     assert not _page_errors(host, errors_at), diag()
 
 
