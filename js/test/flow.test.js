@@ -2,33 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { DEFAULT_MAX_IN_FLIGHT, FrameFlow, makeFeedback, maxInFlight, paceDelay, uploadSide } from "../src/flow.js";
-
-/** Manual timers: run() fires the ones due at `now`. */
-function fakeTimers() {
-  let now = 0;
-  let id = 0;
-  /** @type {Map<number, {at: number, fn: () => void}>} */
-  const timers = new Map();
-  return {
-    setTimeout: (/** @type {() => void} */ fn, /** @type {number} */ ms) => {
-      timers.set(++id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimeout: (/** @type {number} */ h) => timers.delete(h),
-    advance(/** @type {number} */ ms) {
-      now += ms;
-      for (const [h, t] of [...timers]) {
-        if (t.at <= now) {
-          timers.delete(h);
-          t.fn();
-        }
-      }
-    },
-    get count() {
-      return timers.size;
-    },
-  };
-}
+import { fakeTimers } from "./fake-timers.js";
 
 const frame = (/** @type {number} */ seq) => ({ seq, t_capture: 1000 + seq, t_sent: 1001 + seq });
 

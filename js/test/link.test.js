@@ -3,33 +3,7 @@ import { test } from "node:test";
 
 import { FrameFlow } from "../src/flow.js";
 import { MAX_WAIT_MS, PROBE_MS, ReplyWatch, WAIT_FACTOR, WAIT_MS, roomToSend, sendCap } from "../src/link.js";
-
-/** Manual timers: advance() fires the ones due. */
-function fakeTimers() {
-  let now = 0;
-  let id = 0;
-  /** @type {Map<number, {at: number, fn: () => void}>} */
-  const timers = new Map();
-  return {
-    setTimeout: (/** @type {() => void} */ fn, /** @type {number} */ ms) => {
-      timers.set(++id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimeout: (/** @type {number} */ h) => timers.delete(h),
-    get count() {
-      return timers.size;
-    },
-    advance(/** @type {number} */ ms) {
-      now += ms;
-      for (const [h, t] of [...timers]) {
-        if (t.at <= now) {
-          timers.delete(h);
-          t.fn();
-        }
-      }
-    },
-  };
-}
+import { fakeTimers } from "./fake-timers.js";
 
 function watchWith({ active = true, outstanding = true } = {}) {
   const timers = fakeTimers();

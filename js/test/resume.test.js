@@ -3,36 +3,7 @@ import { test } from "node:test";
 
 import { FrameFlow } from "../src/flow.js";
 import { CameraRetry, MAX_RETRY_MS, STALE_MS, retryDelay, watchVisibility } from "../src/resume.js";
-
-/** Manual timers: advance() fires the ones due. */
-function fakeTimers() {
-  let now = 0;
-  let id = 0;
-  /** @type {Map<number, {at: number, fn: () => void}>} */
-  const timers = new Map();
-  return {
-    setTimeout: (/** @type {() => void} */ fn, /** @type {number} */ ms) => {
-      timers.set(++id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimeout: (/** @type {number} */ h) => timers.delete(h),
-    /** the delay of the one scheduled timer, or null */
-    nextDelay() {
-      const t = [...timers.values()][0];
-      return t ? t.at - now : null;
-    },
-    async advance(/** @type {number} */ ms) {
-      now += ms;
-      for (const [h, t] of [...timers]) {
-        if (t.at <= now) {
-          timers.delete(h);
-          t.fn();
-        }
-      }
-      await new Promise((r) => setImmediate(r)); // let the async try settle
-    },
-  };
-}
+import { fakeTimers } from "./fake-timers.js";
 
 /** A document whose visibility the test sets. */
 function fakeDocument() {
