@@ -46,32 +46,27 @@ def flooding_kernel(tmp_path_factory):
         km.shutdown_kernel(now=True)
 
 
-def test_probe_connects_and_evaluates_while_iopub_floods(flooding_kernel):
+@pytest.fixture
+def probe(flooding_kernel):
     probe = KernelProbe(flooding_kernel.connection_file, timeout=30)
-    try:
-        assert probe.eval("6 * 7") == 42
-        assert probe.execute("print('only mine')") == "only mine\n"
-    finally:
-        probe.close()
+    yield probe
+    probe.close()
 
 
-def test_probe_reports_the_kernels_error(flooding_kernel):
-    probe = KernelProbe(flooding_kernel.connection_file, timeout=30)
-    try:
-        with pytest.raises(KernelError, match="ZeroDivisionError"):
-            probe.execute("1 / 0")
-        assert probe.eval("'still alive'") == "still alive"
-    finally:
-        probe.close()
+def test_probe_connects_and_evaluates_while_iopub_floods(probe):
+    assert probe.eval("6 * 7") == 42
+    assert probe.execute("print('only mine')") == "only mine\n"
 
 
-def test_probe_execute_times_out_on_its_deadline(flooding_kernel):
-    probe = KernelProbe(flooding_kernel.connection_file, timeout=30)
-    try:
-        with pytest.raises(KernelError, match="did not finish within 1 s"):
-            probe.execute("import time; time.sleep(3)", timeout=1)
-    finally:
-        probe.close()
+def test_probe_reports_the_kernels_error(probe):
+    with pytest.raises(KernelError, match="ZeroDivisionError"):
+        probe.execute("1 / 0")
+    assert probe.eval("'still alive'") == "still alive"
+
+
+def test_probe_execute_times_out_on_its_deadline(probe):
+    with pytest.raises(KernelError, match="did not finish within 1 s"):
+        probe.execute("import time; time.sleep(3)", timeout=1)
 
 
 def test_probe_answers_again_after_the_kernel_restarts(tmp_path):
