@@ -127,7 +127,9 @@ def test_a_camera_that_ends_in_the_widget_says_camera_closed_and_streams_again(l
     assert not _page_errors(host, errors_at), diag()
 
 
-def test_a_kernel_busy_in_another_cell_shows_waiting_and_resumes_without_stale_frames(lab):
+def test_a_kernel_busy_in_another_cell_shows_waiting_and_resumes_without_stale_frames(
+    lab, tmp_path
+):
     host, page = lab.host, lab.host.page
     diag = lambda: host.diagnostics(30)  # noqa: E731
     lab.wait_frames(3)
@@ -135,11 +137,19 @@ def test_a_kernel_busy_in_another_cell_shows_waiting_and_resumes_without_stale_f
     mark = page.evaluate(JS_MARK)
     # A cell that keeps the kernel busy: ipykernel handles no comm message meanwhile. (The
     # probe's request is a cell like any other to the kernel, run from this second client.)
+    # The cell stays busy until the test has seen the state (the test writes `done`), so a
+    # loaded machine's long round trips cannot make the cell end first; 100 s at most.
     outcome: list[BaseException | None] = []
+    done = tmp_path / "done"
+    cell = (
+        "import pathlib, time\n_segw_t0 = time.monotonic()\n"
+        f"while not pathlib.Path({str(done)!r}).exists() and time.monotonic() - _segw_t0 < 100:\n"
+        "    time.sleep(0.05)"
+    )
 
     def busy_cell() -> None:
         try:
-            lab.probe.execute("import time\ntime.sleep(20)", timeout=120)
+            lab.probe.execute(cell, timeout=150)
             outcome.append(None)
         except BaseException as exc:  # reported below, in the test's thread
             outcome.append(exc)
@@ -151,13 +161,14 @@ def test_a_kernel_busy_in_another_cell_shows_waiting_and_resumes_without_stale_f
         # wait follows its usual round trip, and this machine may be loaded)
         status = wait_until(
             lambda: _waiting_for_the_kernel(page),
-            17,
+            60,
             "the view to say it waits for the kernel",
             on_timeout=diag,
         )
         assert busy.is_alive(), "seen only after the cell was done"
         print("while busy:", status)
     finally:
+        done.touch()
         busy.join(150)
     assert outcome == [None], outcome
     wait_until(lambda: page.evaluate(JS_STATUS) is None, 30, "the state to clear", on_timeout=diag)
