@@ -383,6 +383,7 @@ def _render_e2e(e2e: dict) -> list[str]:
     if runs:
         cols = [
             ("name", "configuration"),
+            ("upload_size", "input"),
             ("fps", "FPS"),
             ("latency_p50_ms", "p50 ms"),
             ("latency_p95_ms", "p95 ms"),

@@ -68,3 +68,31 @@ def test_format_says_met_and_not_met():
 def test_rss_of_this_process_and_of_a_missing_one():
     assert rss_mb() > 10
     assert rss_mb(2**22 + 12345) is None
+
+
+def test_a_row_names_the_size_most_of_its_frames_went_at():
+    from segwidget.bench.e2e.report import upload_sizes
+
+    frames = [{"width": 320, "height": 240}] * 3 + [{"width": 192, "height": 144}] * 5
+    assert upload_sizes(frames) == {
+        "upload_size": "192x144",
+        "upload_sizes": {"320x240": 3, "192x144": 5},
+    }
+    assert upload_sizes([]) == {"upload_size": None, "upload_sizes": {}}
+
+
+def test_the_model_alone_is_measured_again_at_the_size_the_loop_adapted_to(monkeypatch):
+    from segwidget.bench.e2e import runs
+
+    asked = []
+
+    def fake_alone(width, height, profile="fast"):
+        asked.append((width, height, profile))
+        return {"frame": f"{width}x{height}", "fps": 70.0, "p50_ms": 14.3}
+
+    monkeypatch.setattr(runs, "model_alone", fake_alone)
+    before = {"frame": "320x240", "fps": 28.8, "p50_ms": 34.7}
+    assert runs.alone_at({"upload_size": "320x240"}, before) is before
+    assert asked == []
+    assert runs.alone_at({"upload_size": "192x144"}, before, "person")["frame"] == "192x144"
+    assert asked == [(192, 144, "person")]

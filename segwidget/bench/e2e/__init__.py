@@ -28,7 +28,10 @@ loads), our widget vs the common notebook loop
 (OpenCV reads the same clip, the same engine segments, ``render_overlay`` composites,
 ``cv2.imencode`` and ``ipywidgets.Image.value``; its FPS and latency are measured in the
 browser from the image's loads), and the kernel round trip with and without TCP_NODELAY
-(``benchmarks/nodelay.py``). ``python benchmarks/e2e.py --json OUT.json`` runs it.
+(``benchmarks/nodelay.py``). The first row has the default settings; every pair after it
+runs with adaptive quality off, at the full input size, so a pair differs only in what it
+compares, and each row names the input size most of its frames went at.
+``python benchmarks/e2e.py --json OUT.json`` runs it.
 
 The package, by job: :mod:`.configs` (what runs in the kernel and the page: the measuring
 script, the baseline and ORT cells, the defaults), :mod:`.measure` (:class:`E2EBench`:

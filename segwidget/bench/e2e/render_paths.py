@@ -56,6 +56,7 @@ def run_renderers(
     """One JupyterLab, the ``paths`` alternated: ``benchmarks/render_paths.py``."""
     with E2EBench(seconds) as bench:
         lab = bench.open_widget("lab", "JupyterLab")
+        lab.set(adapt=False)  # every path at one quality level (the full input size)
         res, comparison = compare_renderers(bench, lab, paths)
     return {
         "kind": "segwidget-bench-render-paths",

@@ -83,9 +83,20 @@ def summarize(frames: list[dict], renders: list[dict], duration_s: float) -> dic
             "of_which_wait_for_draw": wait_draw,
         },
         "upload_bytes": mean(f.get("bytes") for f in frames),
-        "upload_size": f"{frames[-1]['width']}x{frames[-1]['height']}" if frames else None,
+        **upload_sizes(frames),
         "in_flight_at_send": mean(f.get("in_flight") for f in matched),
     }
+
+
+def upload_sizes(frames: list[dict]) -> dict[str, Any]:
+    """The frames' sizes: ``upload_size`` the most common (adaptive quality may move it
+    within a window), ``upload_sizes`` how many frames went at each."""
+    counts: dict[str, int] = {}
+    for f in frames:
+        size = f"{f['width']}x{f['height']}"
+        counts[size] = counts.get(size, 0) + 1
+    most = max(counts, key=counts.__getitem__) if counts else None
+    return {"upload_size": most, "upload_sizes": counts}
 
 
 def cpu_text(cpu: dict[str, Any]) -> str:
@@ -171,6 +182,7 @@ def e2e_targets(row: dict[str, Any]) -> dict[str, Any]:
 def format_rows(result: dict[str, Any]) -> str:
     cols = [
         ("name", "run"),
+        ("upload_size", "input"),
         ("fps", "FPS"),
         ("latency_p50_ms", "p50 ms"),
         ("latency_p95_ms", "p95 ms"),

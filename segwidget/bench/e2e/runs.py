@@ -79,7 +79,7 @@ def run_host(host: str, seconds: float, profile: str = "fast") -> dict[str, Any]
         row = bench.measure(target)
         out["runs"] = [row]
         memory = {"serve": serve, **target_rss_mb(target)}
-    out["small_machine"] = small_machine(row, model, memory)
+    out["small_machine"] = small_machine(row, alone_at(row, model, profile), memory)
     if row.get("noisy"):
         out["warning"] = (
             f"other jobs used {row['cpu']['outside']} % of a core during the measurement; "
@@ -96,6 +96,18 @@ def _before_the_browser(
     memory, measured in this run before Chromium starts (the targets' references)."""
     log("measuring the model alone and a serve process's memory ...")
     return model_alone(profile=profile), serve_rss_mb() if serve else None
+
+
+def alone_at(row: dict[str, Any], alone: dict[str, Any], profile: str = "fast") -> dict:
+    """The model alone at the size ``row`` mostly ran at: adaptive quality may have stepped it
+    below the size measured before the browser, and the targets compare equal sizes. Call it
+    with the browser closed."""
+    size = row.get("upload_size")
+    if not size or size == alone.get("frame"):
+        return alone
+    width, height = (int(v) for v in size.split("x"))
+    log(f"measuring the model alone at {size}, the size the loop ran at ...")
+    return model_alone(width, height, profile=profile)
 
 
 def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
@@ -119,8 +131,13 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         lab = bench.open_widget("lab", "JupyterLab")
         default = bench.measure(lab)
         runs.append({**default, "config": "default"})
-        small = small_machine(default, alone, {"serve": serve, **target_rss_mb(lab)})
+        memory = {"serve": serve, **target_rss_mb(lab)}
         log(f"JupyterLab default: {default['fps']} fps, p50 {default['latency_p50_ms']} ms")
+        # Every pair below runs at one quality level (adaptive quality off: the full input
+        # size), so a pair differs only in what it compares. With adaptation on, a row ran at
+        # whatever size earlier rows had left the controller at: one quiet run measured this
+        # same default configuration at 14.4 FPS (320x240) first and 21.0 FPS (192x144) later.
+        lab.set(adapt=False)
 
         def knob(**traits):
             return lambda: lab.set(**traits)
@@ -183,7 +200,7 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
                 ("adapt off", lab, knob(adapt=False), lambda f: True),
             ]
         )
-        lab.set(adapt=True)
+        lab.set(adapt=False)
         experiments["adapt"] = res
         comparisons.append(compare_cpu("adapt", "adaptive quality on vs off", res))
 
@@ -194,6 +211,7 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         # (3) TCP_NODELAY on vs off: a second JupyterLab without the extension
         lab.set(running=False)
         off = bench.open_widget("lab", "JupyterLab, TCP_NODELAY off", server_args=[NODELAY_OFF])
+        off.set(adapt=False)
         nodelay_status = _nodelay_status(lab), _nodelay_status(off)
 
         def only(active: Target, idle: Target) -> Callable[[], None]:
@@ -226,6 +244,7 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
         # Chromium on the same cores
         lab.set(running=False)
         spin = bench.open_widget("lab", "JupyterLab, ORT spinning", cells=ORT_SPIN_CELLS)
+        spin.set(adapt=False)
         settings = {}
         for label, t in (("segwidget ORT settings", lab), ("ORT spinning", spin)):
             try:
@@ -257,6 +276,7 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
 
         # one ONNX Runtime intra-op thread vs one per core, with Chromium on the same cores
         one = bench.open_widget("lab", "JupyterLab, ORT 1 thread", cells=ORT_ONE_THREAD_CELLS)
+        one.set(adapt=False)
         res = bench.alternate(
             [
                 ("ORT 1 per core", lab, only(lab, one), lambda f: True),
@@ -314,6 +334,8 @@ def run_all(seconds: float, nodelay_trips: int = 100) -> dict[str, Any]:
             log(f"{t.name}: {row['fps']} fps, p50 {row['latency_p50_ms']} ms")
             t.close()
             bench.targets.remove(t)
+
+    small = small_machine(default, alone_at(default, alone), memory)
 
     # kernel round trips, TCP_NODELAY on vs off (benchmarks/nodelay.py)
     rtt = nodelay_round_trips(nodelay_trips)
