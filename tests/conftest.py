@@ -51,3 +51,24 @@ def fast_engine():
     from segwidget import get_engine
 
     return get_engine("fast", weights="random")
+
+
+@pytest.fixture
+def make_widget():
+    """``make_widget(**kwargs)``: a ``CapturingWidget`` (random weights unless given), ready
+    for frames unless ``wait_ready=False``; every one made is closed after the test."""
+    from tests.widget_doubles import CapturingWidget
+
+    made = []
+
+    def make(*args, wait_ready=True, **kwargs):
+        kwargs.setdefault("weights", "random")
+        w = CapturingWidget(*args, **kwargs)
+        made.append(w)
+        if wait_ready:
+            w.outbox.wait(lambda c: c["type"] == "ready")
+        return w
+
+    yield make
+    for w in made:
+        w.close()

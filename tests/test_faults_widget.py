@@ -10,10 +10,11 @@ import weakref
 
 import numpy as np
 import pytest
-from test_widget import CapturingWidget, send_frame
+from test_widget import send_frame
 
 from segwidget import sources
 from segwidget.preprocess import encode_jpeg
+from tests.widget_doubles import CapturingWidget
 
 
 class FakeCapture:
@@ -48,21 +49,6 @@ class FakeCapture:
             if FakeCapture.open_now.get(self.device) is self:
                 del FakeCapture.open_now[self.device]
         self.opened = False
-
-
-@pytest.fixture
-def make_widget():
-    made = []
-
-    def make(*args, **kwargs):
-        kwargs.setdefault("weights", "random")
-        w = CapturingWidget(*args, **kwargs)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from test_widget import TIMEOUT, CapturingWidget, send_frame
+from test_widget import send_frame
 
 from segwidget.protocol import decode_mask
 from segwidget.sources import (
@@ -19,21 +19,7 @@ from segwidget.sources import (
     make_source,
 )
 from segwidget.stream import Frame
-
-
-@pytest.fixture
-def make_widget():
-    made = []
-
-    def make(*args, **kwargs):
-        kwargs.setdefault("weights", "random")
-        w = CapturingWidget(*args, **kwargs)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
+from tests.widget_doubles import TIMEOUT
 
 
 def results(w):

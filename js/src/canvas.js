@@ -4,7 +4,8 @@
 
 import { EffectsPainter, drawSource } from "./backdrop.js";
 import { BACKGROUND_MODES, composeConfidence, mirrorPlane } from "./effects.js";
-import { boundaryMap, compose, upsampleNearest } from "./renderer.js";
+import { boundaryMap, upsampleNearest } from "./mask-geometry.js";
+import { compose } from "./renderer.js";
 import { fitLongSide } from "./util.js";
 
 /**

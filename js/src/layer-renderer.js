@@ -18,7 +18,7 @@
 
 import { heatLut } from "./effects.js";
 import { TIE } from "./overlay-renderer.js";
-import { boundaryMap, upsampleNearest } from "./renderer.js";
+import { boundaryMap, upsampleNearest } from "./mask-geometry.js";
 import { fitLongSide } from "./util.js";
 
 /** Modes this path draws over the live video. */

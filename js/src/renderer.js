@@ -31,73 +31,11 @@
  */
 
 import { EFFECT_MODES } from "./effects.js";
+import { boundaryMap } from "./mask-geometry.js";
 
 /** Every mode, in the toolbar's order; segwidget/render.py's VIZ_MODES is the same list. */
 export const VIZ_MODES = /** @type {VizMode[]} */ (["filled", "contour", "side-by-side", "blend", ...EFFECT_MODES]);
 
-/**
- * Source index of each of `dst` output positions for nearest-neighbour scaling of `src`.
- * @param {number} src
- * @param {number} dst
- * @returns {Uint32Array}
- */
-export function nearestIndex(src, dst) {
-  const idx = new Uint32Array(dst);
-  for (let i = 0; i < dst; i++) idx[i] = Math.floor(((2 * i + 1) * src) / (2 * dst));
-  return idx;
-}
-
-/**
- * Nearest-neighbour upsampling (or downsampling) of a mask to W x H.
- * @param {Uint8Array} mask  mh x mw, row-major
- * @param {number} mw
- * @param {number} mh
- * @param {number} W
- * @param {number} H
- * @returns {Uint8Array}  H x W
- */
-export function upsampleNearest(mask, mw, mh, W, H) {
-  if (mw === W && mh === H) return mask;
-  const xs = nearestIndex(mw, W);
-  const ys = nearestIndex(mh, H);
-  const out = new Uint8Array(W * H);
-  for (let y = 0; y < H; y++) {
-    const row = ys[y] * mw;
-    const o = y * W;
-    for (let x = 0; x < W; x++) out[o + x] = mask[row + xs[x]];
-  }
-  return out;
-}
-
-/**
- * 1 where a pixel has a 4-neighbour (inside the image) of another class, else 0.
- * @param {Uint8Array} mask  H x W
- * @param {number} W
- * @param {number} H
- * @returns {Uint8Array}
- */
-export function boundaryMap(mask, W, H) {
-  const out = new Uint8Array(W * H);
-  for (let y = 0; y < H; y++) {
-    const o = y * W;
-    for (let x = 0; x < W; x++) {
-      const i = o + x;
-      const k = mask[i];
-      if (
-        (x > 0 && mask[i - 1] !== k) ||
-        (x < W - 1 && mask[i + 1] !== k) ||
-        (y > 0 && mask[i - W] !== k) ||
-        (y < H - 1 && mask[i + W] !== k)
-      ) {
-        out[i] = 1;
-      }
-    }
-  }
-  return out;
-}
-
-// Pixels are read and written as 32-bit words (one RGBA pixel each); the channel shifts
-// follow the platform's byte order.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const [SR, SG, SB, SA] = LITTLE_ENDIAN ? [0, 8, 16, 24] : [24, 16, 8, 0];
 const OPAQUE = (255 << SA) >>> 0;

@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { boundaryMap, nearestIndex, upsampleNearest } from "../src/mask-geometry.js";
 import { buildLut, filterIndices } from "../src/palette.js";
-import {
-  boundaryMap,
-  compose,
-  composeBlend,
-  composeContour,
-  composeFilled,
-  composeSideBySide,
-  nearestIndex,
-  upsampleNearest,
-} from "../src/renderer.js";
+import { compose, composeBlend, composeContour, composeFilled, composeSideBySide } from "../src/renderer.js";
 
 const RED = [200, 0, 0];
 const GREEN = [0, 100, 0];
