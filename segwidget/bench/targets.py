@@ -50,21 +50,24 @@ def rss_mb(pid: int | None = None) -> float | None:
 def model_alone(
     width: int = 320, height: int = 240, frames: int = 60, profile: str = "fast"
 ) -> dict[str, Any]:
-    """``Engine.segment`` on a ``width x height`` frame (the loop's upload), back to back."""
+    """``Engine.segment`` on a ``width x height`` frame (the loop's upload), back to back, at
+    the model input size the loop uses for it: adaptive quality sends a smaller frame and runs
+    the model at that long side (shipped models keep their fixed size)."""
     from ..engine import Engine
 
     engine = Engine(profile, "random")
+    size = min(max(width, height), engine.input_size)
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
     for _ in range(5):
-        engine.segment(frame)
+        engine.segment(frame, size=size)
     times = []
     for _ in range(frames):
         t0 = time.perf_counter()
-        engine.segment(frame)
+        engine.segment(frame, size=size)
         times.append((time.perf_counter() - t0) * 1000)
     p50 = float(np.median(times))
-    h, w = engine.model_hw(height, width)
+    h, w = engine.model_hw(height, width, size)
     return {
         "p50_ms": round(p50, 2),
         "p95_ms": round(float(np.percentile(times, 95)), 2),

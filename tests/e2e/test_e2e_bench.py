@@ -53,6 +53,8 @@ def test_e2e_bench_lab_json(tmp_path):
     assert run["upload_size"] in ("320x240", "256x192", "192x144", "128x96")
     small = result["small_machine"]
     assert small["model_alone"]["p50_ms"] > 0
+    # the targets' reference ran the model at the size the loop's frames mostly went at
+    assert small["model_alone"]["model_input"] == run["upload_size"]
     assert small["memory"]["kernel"] > 0
     assert small["memory"]["serve"] > 0
     names = [t["name"] for t in small["targets"]]
