@@ -426,7 +426,9 @@ def _render_small_machine(small: dict, e2e: dict) -> list[str]:
     ]
     for t in small["targets"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
-        lines.append(f"| {t['text']} | {t['value']} | {t['op']} {t['limit']} | {met} |")
+        fig = "-" if t["value"] is None else t["value"]
+        limit = "-" if t["limit"] is None else f"{t['op']} {t['limit']}"
+        lines.append(f"| {t['text']} | {fig} | {limit} | {met} |")
     lines += ["", f"Before (the issue's run on this machine, quiet): {BEFORE['text']}.", ""]
     chart = plot_stages(e2e)
     if chart:
