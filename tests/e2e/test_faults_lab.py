@@ -71,9 +71,25 @@ JS_END_TRACK = """() => {
 }"""
 
 
+# JupyterLab >= 4.5 sends comm messages over a kernel subshell where the kernel has them
+# (ipykernel 7), once that subshell exists: then a busy cell does not hold the widget's frames
+# at all. That subshell is made asynchronously, so whether the widget's comm gets one varies
+# from run to run. Here comms stay on the main shell, as with older JupyterLab, Notebook,
+# Voila and other frontends, where a busy cell does hold them.
+MAIN_SHELL_COMMS = {
+    "@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells": "disabled"}
+}
+
+
 @pytest.fixture(scope="module")
 def lab(widget_host_factory, fake_video):
-    host = widget_host_factory("lab", WIDGET_CELLS, WIDGET_SELECTOR, init_scripts=[INIT_SCRIPT])
+    host = widget_host_factory(
+        "lab",
+        WIDGET_CELLS,
+        WIDGET_SELECTOR,
+        init_scripts=[INIT_SCRIPT],
+        lab_settings=MAIN_SHELL_COMMS,
+    )
     page = SegWidgetPage(host, fake_video)
     page.wait_frames(0, timeout=240)
     return page
@@ -147,9 +163,10 @@ def test_a_kernel_busy_in_another_cell_shows_waiting_and_resumes_without_stale_f
     # The cell stays busy until the test has seen the state (the test writes `done`), so a
     # loaded machine's long round trips cannot make the cell end first; 100 s at most.
     outcome: list[BaseException | None] = []
-    done = tmp_path / "done"
+    started, done = tmp_path / "started", tmp_path / "done"
     cell = (
         "import pathlib, time\n_segw_t0 = time.monotonic()\n"
+        f"pathlib.Path({str(started)!r}).touch()\n"
         f"while not pathlib.Path({str(done)!r}).exists() and time.monotonic() - _segw_t0 < 100:\n"
         "    time.sleep(0.05)"
     )
@@ -161,16 +178,27 @@ def test_a_kernel_busy_in_another_cell_shows_waiting_and_resumes_without_stale_f
         except BaseException as exc:  # reported below, in the test's thread
             outcome.append(exc)
 
+    def busy_diag() -> str:
+        links = [e for e in page.evaluate(JS_EVENTS_SINCE, mark) if e[0] in ("link", "render")]
+        return (
+            f"\nbusy cell: alive {busy.is_alive()}, outcome {outcome!r}; "
+            f"view since the mark: {len(links)} link/render events, last {links[-5:]}; "
+            f"status {page.evaluate(JS_STATUS)!r}\n{diag()}"
+        )
+
     busy = threading.Thread(target=busy_cell, name="busy-cell")
     busy.start()
     try:
+        # the kernel is in the cell (not still on its way there, nor refused)
+        wait_until(lambda: started.exists() or outcome, 60, "the busy cell to start")
+        assert not outcome, outcome
         # within 3 s of the last answer (up to 10 s for a kernel that is always slow: the
         # wait follows its usual round trip, and this machine may be loaded)
         status = wait_until(
             lambda: _waiting_for_the_kernel(page),
             60,
             "the view to say it waits for the kernel",
-            on_timeout=diag,
+            on_timeout=busy_diag,
         )
         assert busy.is_alive(), "seen only after the cell was done"
         print("while busy:", status)

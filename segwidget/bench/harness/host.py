@@ -87,13 +87,16 @@ class WidgetHost:
         env: dict[str, str] | None = None,
         server_args: Sequence[str] = (),
         init_scripts: Sequence[str] = (),
+        lab_settings: dict[str, dict] | None = None,
     ):
         self.kind = kind
         self.home = home
         self.cells = cells
         self.selector = selector
         self.timeout = startup_timeout
-        self.server = JupyterServer(kind, home, "e2e.ipynb", env=env, args=server_args)
+        self.server = JupyterServer(
+            kind, home, "e2e.ipynb", env=env, args=server_args, lab_settings=lab_settings
+        )
         self.init_scripts = list(init_scripts)
         self.context = None
         self.page = None

@@ -87,6 +87,7 @@ class JupyterServer:
         notebook: str = "e2e.ipynb",
         env: dict[str, str] | None = None,
         args: Sequence[str] = (),
+        lab_settings: dict[str, dict] | None = None,
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
@@ -102,6 +103,9 @@ class JupyterServer:
         self._log = None
         self.extra_env = env or {}
         self.extra_args = list(args)
+        # JupyterLab / Notebook settings by plugin id, e.g.
+        # {"@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells": "disabled"}}
+        self.lab_settings = dict(lab_settings or {})
         self.leftover_kernels: list[int] = []  # kernels stop() had to kill
 
     # -- urls --------------------------------------------------------------------------------
@@ -192,6 +196,11 @@ class JupyterServer:
                 {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
             )
         )
+        for plugin, values in self.lab_settings.items():
+            package, _, name = plugin.rpartition(":")
+            path = config / "lab" / "user-settings" / package / f"{name}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
         env.update(
             JUPYTER_RUNTIME_DIR=str(self.runtime_dir),
             JUPYTER_CONFIG_DIR=str(config),
