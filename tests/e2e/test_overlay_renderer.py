@@ -127,6 +127,22 @@ def _want(frame, mask, mode, opacity, keep, mirror) -> np.ndarray:
     return out.astype(int)
 
 
+def _case(mode, opacity, keep, frame_wh, mask_wh, mirror):
+    """A synthetic frame, its mask and the numpy composite every renderer must match."""
+    frame = _frame(*frame_wh)
+    mask = _mask(*mask_wh, seed=len(mode) + int(opacity * 100))
+    return frame, mask, _want(frame, mask, mode, opacity, keep, mirror)
+
+
+def _close(got: np.ndarray, want: np.ndarray, levels: int = 2) -> None:
+    """The browser blends and rounds on its own: a level or two, never a wrong class colour."""
+    assert got.shape == want.shape
+    diff = np.abs(got - want).max(-1)
+    frac = np.mean(diff > levels)
+    assert frac < 0.002, f"{frac:.4f} of pixels differ by more than {levels}"
+    assert diff.mean() < 1.0, diff.mean()
+
+
 def _draw(page, which, frame, mask, mode, opacity, keep=None, mirror=False) -> np.ndarray:
     h, w = frame.shape[:2]
     rgba = np.dstack([frame, np.full((h, w), 255, np.uint8)])
@@ -152,25 +168,10 @@ def _draw(page, which, frame, mask, mode, opacity, keep=None, mirror=False) -> n
 def test_overlay_renderer_matches_the_numpy_composite(
     page, mode, opacity, keep, frame_wh, mask_wh, mirror
 ):
-    frame = _frame(*frame_wh)
-    mask = _mask(*mask_wh, seed=len(mode) + int(opacity * 100))
-    voc = PALETTES["voc"]
-    want = render_overlay(frame, mask, voc, mode, opacity, keep, mirror=mirror).astype(int)
-    got = _draw(page, "overlay", frame, mask, mode, opacity, keep, mirror).astype(int)
-    assert got.shape == want.shape
-    diff = np.abs(got - want).max(-1)
-    # the browser's blend rounds on its own: a level or two, never a wrong class colour
-    assert np.mean(diff > 2) < 0.002, f"{np.mean(diff > 2):.4f} of pixels differ by more than 2"
-    assert diff.mean() < 1.0
+    frame, mask, want = _case(mode, opacity, keep, frame_wh, mask_wh, mirror)
+    _close(_draw(page, "overlay", frame, mask, mode, opacity, keep, mirror).astype(int), want)
     exact = _draw(page, "canvas", frame, mask, mode, opacity, keep, mirror).astype(int)
     assert np.array_equal(exact, want)  # the per-pixel renderer is exact
-
-
-def _close(got: np.ndarray, want: np.ndarray, levels: int = 2) -> None:
-    assert got.shape == want.shape
-    diff = np.abs(got - want).max(-1)
-    assert np.mean(diff > levels) < 0.002, f"{np.mean(diff > levels):.4f} of pixels off by > 2"
-    assert diff.mean() < 1.0, diff.mean()
 
 
 CASES = [
@@ -191,9 +192,7 @@ CASES = [
 def test_webgl_renderer_matches_the_numpy_composite(
     page, mode, opacity, keep, frame_wh, mask_wh, mirror
 ):
-    frame = _frame(*frame_wh)
-    mask = _mask(*mask_wh, seed=len(mode) + int(opacity * 100))
-    want = _want(frame, mask, mode, opacity, keep, mirror)
+    frame, mask, want = _case(mode, opacity, keep, frame_wh, mask_wh, mirror)
     _close(_draw(page, "webgl", frame, mask, mode, opacity, keep, mirror).astype(int), want)
     exact = _draw(page, "canvas", frame, mask, mode, opacity, keep, mirror).astype(int)
     assert np.array_equal(exact, want)  # the 2D fallback is exact
@@ -210,9 +209,7 @@ def test_webgl_renderer_matches_the_numpy_composite(
 def test_overlay_layer_over_the_video_matches_the_numpy_composite(
     page, mode, opacity, keep, frame_wh, mask_wh, mirror
 ):
-    frame = _frame(*frame_wh)
-    mask = _mask(*mask_wh, seed=len(mode) + int(opacity * 100))
-    want = _want(frame, mask, mode, opacity, keep, mirror)
+    frame, mask, want = _case(mode, opacity, keep, frame_wh, mask_wh, mirror)
     _close(_draw(page, "layers", frame, mask, mode, opacity, keep, mirror).astype(int), want)
 
 
