@@ -3,6 +3,7 @@
 // draws (filters, scaling, compositing) that Chromium runs on the GPU when it has one.
 
 import { BLUR_SIGMA, DEFAULT_BACKGROUND, FEATHER_SIGMA, coverRect } from "./effects.js";
+import { sizedCanvas } from "./util.js";
 
 /**
  * @typedef {import("./effects.js").Plane} Plane
@@ -15,11 +16,7 @@ import { BLUR_SIGMA, DEFAULT_BACKGROUND, FEATHER_SIGMA, coverRect } from "./effe
  * @param {number} h
  */
 function defaultCanvas(w, h) {
-  if (typeof OffscreenCanvas !== "undefined") return new OffscreenCanvas(w, h);
-  const c = document.createElement("canvas");
-  c.width = w;
-  c.height = h;
-  return c;
+  return sizedCanvas(null, w, h);
 }
 
 /**

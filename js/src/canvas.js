@@ -6,7 +6,7 @@ import { EffectsPainter, drawSource } from "./backdrop.js";
 import { BACKGROUND_MODES, composeConfidence, mirrorPlane } from "./effects.js";
 import { boundaryMap, upsampleNearest } from "./mask-geometry.js";
 import { compose } from "./renderer.js";
-import { fitLongSide } from "./util.js";
+import { fitLongSide, sizedCanvas } from "./util.js";
 
 /**
  * @typedef {import("./renderer.js").Mask} Mask
@@ -46,14 +46,8 @@ export class CanvasRenderer {
    * @param {number} H
    */
   _workContext(W, H) {
-    if (!this.work) {
-      this.work = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(W, H) : document.createElement("canvas");
-      this.workCtx = this.work.getContext("2d", { willReadFrequently: true });
-    }
-    if (this.work.width !== W || this.work.height !== H) {
-      this.work.width = W;
-      this.work.height = H;
-    }
+    this.work = sizedCanvas(this.work, W, H);
+    if (!this.workCtx) this.workCtx = this.work.getContext("2d", { willReadFrequently: true });
     return this.workCtx;
   }
 

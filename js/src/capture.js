@@ -5,7 +5,7 @@
 import { FrameGrabber } from "./frame-grab.js";
 import { evenSide, rgbaToI420 } from "./pixels.js";
 import { clientNow } from "./protocol.js";
-import { fitLongSide } from "./util.js";
+import { fitLongSide, sizedCanvas } from "./util.js";
 
 /**
  * An error to show and to report in a `client_error` message.
@@ -255,14 +255,11 @@ export class Camera {
   surface(encoding, width, height) {
     let s = this.surfaces[encoding];
     if (!s) {
-      const canvas = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(width, height) : document.createElement("canvas");
+      const canvas = sizedCanvas(null, width, height);
       const ctx = canvas.getContext("2d", encoding === "i420" ? { willReadFrequently: true } : undefined);
       s = this.surfaces[encoding] = { canvas, ctx };
     }
-    if (s.canvas.width !== width || s.canvas.height !== height) {
-      s.canvas.width = width;
-      s.canvas.height = height;
-    }
+    sizedCanvas(s.canvas, width, height);
     return s;
   }
 }

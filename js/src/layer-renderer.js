@@ -19,7 +19,7 @@
 import { heatLut } from "./effects.js";
 import { TIE } from "./overlay-renderer.js";
 import { boundaryMap, upsampleNearest } from "./mask-geometry.js";
-import { fitLongSide } from "./util.js";
+import { fitLongSide, sizedCanvas } from "./util.js";
 
 /** Modes this path draws over the live video. */
 export const LAYER_MODES = new Set(["filled", "contour", "confidence"]);
@@ -115,13 +115,7 @@ export class LayerRenderer {
       this.ctx.putImageData(image, 0, 0);
       return true;
     }
-    if (!this.small) {
-      this.small = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(px.width, px.height) : document.createElement("canvas");
-    }
-    if (this.small.width !== px.width || this.small.height !== px.height) {
-      this.small.width = px.width;
-      this.small.height = px.height;
-    }
+    this.small = sizedCanvas(this.small, px.width, px.height);
     this.small.getContext("2d").putImageData(image, 0, 0);
     const ctx = this.ctx;
     if (!resized) ctx.clearRect(0, 0, W, H);

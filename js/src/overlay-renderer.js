@@ -12,7 +12,7 @@
 // with one canvas transform.
 
 import { CanvasRenderer } from "./canvas.js";
-import { fitLongSide } from "./util.js";
+import { fitLongSide, sizedCanvas } from "./util.js";
 
 /** Source offset (px) that breaks exact ties of nearest sampling (a display pixel centre
  * on a mask pixel edge, as at 2.5x) the way renderer.js's integer formula does: upwards. */
@@ -106,16 +106,10 @@ export class OverlayRenderer {
    */
   _colour(mask, lut) {
     const c = this.cached;
-    if (!this.colour) {
-      this.colour = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(mask.width, mask.height) : document.createElement("canvas");
-      this.colourCtx = this.colour.getContext("2d");
-    }
-    if (c.mask === mask && c.lut === lut) return this.colour;
+    if (this.colour && c.mask === mask && c.lut === lut) return this.colour;
     const { width, height } = mask;
-    if (this.colour.width !== width || this.colour.height !== height) {
-      this.colour.width = width;
-      this.colour.height = height;
-    }
+    this.colour = sizedCanvas(this.colour, width, height);
+    if (!this.colourCtx) this.colourCtx = this.colour.getContext("2d");
     if (!this.image || this.image.width !== width || this.image.height !== height) this.image = new ImageData(width, height);
     colourMask(mask.data, lut, this.image.data);
     this.colourCtx.putImageData(this.image, 0, 0);

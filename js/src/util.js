@@ -13,6 +13,24 @@ export function fitLongSide(w, h, maxSide) {
   return { width: Math.max(1, Math.round(w * s)), height: Math.max(1, Math.round(h * s)) };
 }
 
+/**
+ * A 2D scratch canvas of w x h: `canvas` itself, resized only if its size differs (resizing
+ * clears it), or a new one (an OffscreenCanvas, a DOM canvas where that is missing).
+ * @template {HTMLCanvasElement | OffscreenCanvas} C
+ * @param {C | null | undefined} canvas
+ * @param {number} w
+ * @param {number} h
+ * @returns {C | OffscreenCanvas | HTMLCanvasElement}
+ */
+export function sizedCanvas(canvas, w, h) {
+  const c = canvas || (typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(w, h) : document.createElement("canvas"));
+  if (c.width !== w || c.height !== h) {
+    c.width = w;
+    c.height = h;
+  }
+  return c;
+}
+
 /** Mean of the samples of the last `windowMs` milliseconds. */
 export class RollingMean {
   /** @param {number} [windowMs] */
