@@ -25,6 +25,14 @@ class WeightsUnavailableError(SegwidgetError, RuntimeError):
     recoverable = False
 
 
+class ModelsNotInstalledError(SegwidgetError, ImportError):
+    """A downloadable profile needs the ``models`` extra (torch, torchvision, transformers,
+    onnx), which is not installed; the message has the install command."""
+
+    code = "MODELS_NOT_INSTALLED"
+    recoverable = False
+
+
 class BackendUnavailableError(SegwidgetError, RuntimeError):
     """A requested backend or device cannot run on this machine."""
 

@@ -43,7 +43,12 @@ log = logging.getLogger(__name__)
 SOURCE_KINDS = ("browser", "kernel")
 #: Traits Python sets and the view only reads; view updates to them are ignored.
 READ_ONLY = ("labels", "detected", "stats", "error")
-LOAD_ERRORS = ("WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED")
+LOAD_ERRORS = (
+    "WEIGHTS_UNAVAILABLE",
+    "MODELS_NOT_INSTALLED",
+    "BACKEND_UNAVAILABLE",
+    "MODEL_LOAD_FAILED",
+)
 DETECTED_PERIOD_S = 0.25
 
 _STATIC = Path(__file__).parent / "static"

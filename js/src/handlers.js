@@ -9,7 +9,13 @@ import { h } from "./util.js";
 /** @typedef {import("./protocol.js").Header} Header */
 
 /** Errors that end a profile load (or reject the request); the previous profile keeps serving. */
-export const LOAD_ERRORS = ["UNKNOWN_MODE", "WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED"];
+export const LOAD_ERRORS = [
+  "UNKNOWN_MODE",
+  "WEIGHTS_UNAVAILABLE",
+  "MODELS_NOT_INSTALLED",
+  "BACKEND_UNAVAILABLE",
+  "MODEL_LOAD_FAILED",
+];
 
 /**
  * The session's `onMessage(header, buffers)`, for `transport.onMessage`.
