@@ -32,6 +32,22 @@ def test_js_unit_tests():
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_es_modules_are_scoped_to_the_js_folder():
+    """Only js/ is "type": "module": a root one applies to every script below the clone,
+    JupyterLab's own CommonJS ones in a .venv inside it too (Node traces at `jupyter lab`)."""
+    assert "type" not in json.loads((ROOT / "package.json").read_text())
+    assert json.loads((ROOT / "js" / "package.json").read_text())["type"] == "module"
+    inside = ROOT / ".venv-probe-tool.js"  # a CommonJS script, as if in a .venv in the clone
+    try:
+        inside.write_text("console.log(typeof require);")
+        out = subprocess.run([NODE, str(inside)], capture_output=True, text=True, timeout=60)
+    finally:
+        inside.unlink(missing_ok=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "function"
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
 @pytest.mark.skipif(
     not (ROOT / "node_modules" / "esbuild").is_dir(),
     reason="esbuild is not installed (run `npm ci`)",
