@@ -225,9 +225,18 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         super().set_state({k: v for k, v in sync_data.items() if k not in READ_ONLY})
 
     # -- observers --------------------------------------------------------------------------
+    @t.validate("profile")
+    def _check_profile(self, proposal: Any) -> str:
+        # Asking again for the profile that serves (the failed switch already went back to
+        # it) is no change to observe, but the failed switch's error no longer applies.
+        if proposal["value"] == self.profile and not getattr(self, "_reverting", True):
+            self._clear_load_error()
+        return proposal["value"]
+
     @t.observe("profile")
     def _profile_changed(self, change: Any) -> None:
         if self._session is not None and not self._reverting:
+            self._clear_load_error()  # a new attempt: it reports again if it fails
             self._session.switch(change["new"])
 
     @t.observe("adapt", "latency_budget_ms")
@@ -396,6 +405,11 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             return None
         return StreamFailedError(err["code"], err["message"])
 
+    def _clear_load_error(self) -> None:
+        err = getattr(self, "_trait_values", {}).get("error")
+        if err is not None and err.get("code") in LOAD_ERRORS and err.get("recoverable"):
+            self.set_trait("error", None)
+
     def _clear_client_error(self) -> None:
         if self._error_from_client:
             self._error_from_client = False
@@ -408,7 +422,10 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         result = Result.from_seg(frame.seq, frame.t_capture, seg, self.composite, alpha)
         if frame.jpeg is None and self._runner is not None:
             self._runner.frame_done(frame.seq)
-        if self.error is not None and self.error.get("recoverable"):
+        err = self.error
+        # a frame's recoverable error is over once results resume; a failed switch's stays
+        # until the profile is asked for again (or another loads)
+        if err is not None and err.get("recoverable") and err.get("code") not in LOAD_ERRORS:
             self.set_trait("error", None)
         names = sorted(n for n, _ in result.classes)
         now = time.monotonic()

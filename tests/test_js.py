@@ -314,6 +314,22 @@ def test_widget_draws_kernel_frames_with_their_mask(widget_page):
     assert result["right"] == [193, 40, 40, 255]
     assert result["frames"] == 0  # a kernel-side source: the browser camera stays off
     assert result["camera"] is None
+
+    # Stopped: the last frame stays drawn, but the stats and legend say the stream stopped
+    # (no old FPS or shares), and say it runs again once it does
+    live = "() => /FPS/.test(document.querySelector('.sw-fps').textContent)"
+    page.wait_for_function(live)
+    assert page.locator(".sw-legend-item").count() == 2
+    page.evaluate("() => model.set('running', false)")
+    page.wait_for_function(
+        "() => document.querySelector('.sw-fps').textContent === 'Stopped'"
+        " && document.querySelector('.sw-legend').textContent === 'Stream stopped'"
+    )
+    assert page.locator(".sw-latency").text_content() == ""
+    assert page.locator(".sw-stage-seg").count() == 0
+    page.evaluate("() => model.set('running', true)")
+    page.wait_for_function(live)
+    page.wait_for_function("() => document.querySelectorAll('.sw-legend-item').length === 2")
     assert page.errors == []
 
 

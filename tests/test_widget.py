@@ -535,13 +535,13 @@ def test_failed_profile_load_keeps_the_old_engine(make_widget, jpegs, monkeypatc
     w.profile = "accurate"
     err, _ = w.outbox.wait(lambda c: c["type"] == "error")
     assert err["code"] == "MODEL_LOAD_FAILED"
-    assert err["recoverable"] is False
+    assert err["recoverable"] is True  # the stream goes on with the old engine
     assert "disk on fire" in err["message"]
     assert w.error["code"] == "MODEL_LOAD_FAILED"
     assert w.profile == "fast"  # back to the profile that still serves
     send_frame(w, 1, jpegs["coffee"])
     assert result_for(w, 1)[0]["profile"] == "fast"
-    assert w.error["code"] == "MODEL_LOAD_FAILED"  # not recoverable: a result does not clear it
+    assert w.error["code"] == "MODEL_LOAD_FAILED"  # a result does not clear it: it applies
 
 
 def test_accurate_profile_switches_labels_colormap_and_filter(make_widget, monkeypatch):
@@ -666,11 +666,24 @@ def test_a_failed_switch_does_not_fail_the_stream(make_widget, jpegs, monkeypatc
 
     monkeypatch.setattr(stream, "get_engine", offline_balanced)
     w.profile = "balanced"
-    w.outbox.wait(lambda c: c["type"] == "error")
+    err, _ = w.outbox.wait(lambda c: c["type"] == "error")
+    assert err["recoverable"] is True  # the view's banner: the stream goes on
     assert w.error["code"] == "WEIGHTS_UNAVAILABLE"
+    assert w.error["recoverable"] is True
+    assert w.profile == "fast"  # back to the one that serves
     send_frame(w, 1, jpegs["astronaut"])
     result_for(w, 1)
     assert w.latest(timeout=TIMEOUT).seq == 1  # the fast profile keeps serving
+    assert w.error["code"] == "WEIGHTS_UNAVAILABLE"  # a result does not end it: it applies
+    w.profile = "fast"  # asking for the serving profile again: the failed switch is over
+    assert w.error is None
+    w.profile = "balanced"
+    w.outbox.wait(lambda c: c["type"] == "error" and len(w.outbox.of("error")) == 2)
+    assert w.error["recoverable"] is True
+    w.profile = "person"  # a new attempt at another profile: the old error is over
+    assert w.error is None
+    w.outbox.wait(lambda c: c["type"] == "ready" and c.get("profile") == "person")
+    assert w.error is None
 
 
 # ------------------------------------------------------------------- effect settings

@@ -126,6 +126,7 @@ export function lifecycle(s) {
       stopCamera();
     }
     controls.setSourceKind(s.kernelSource() ? "kernel" : "browser");
+    state.legendDirty = true; // the legend and stats say whether the stream runs (painter.js)
     updatePlaceholder();
   }
 
