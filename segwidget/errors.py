@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+#: The codes of a failed profile load (js/src/handlers.js has the same list).
+LOAD_ERRORS = (
+    "WEIGHTS_UNAVAILABLE",
+    "MODELS_NOT_INSTALLED",
+    "BACKEND_UNAVAILABLE",
+    "MODEL_LOAD_FAILED",
+)
+
 
 class SegwidgetError(Exception):
     """Base class. ``code`` is stable and documented in docs/API_REFERENCE.md."""
