@@ -24,7 +24,11 @@ def test_one_onnx_runtime_speedup_figure():
 def test_readme_keeps_the_two_set_up_commands():
     blocks = re.findall(r"```bash\n(.*?)```", README.split("## Set up", 1)[1], re.S)
     install, tests = blocks[0].strip(), blocks[1].strip()
-    assert "pip install torch==2.14.1 torchvision==0.29.1 -e ." in install
+    # the lean one: person and the quick start without torch; the models extra is named
+    assert "pip install -e . jupyterlab && jupyter lab notebooks/quickstart.ipynb" in install
+    assert "torch" not in install
+    assert "pip install -e '.[models]'" in README
+    assert "--index-url https://download.pytorch.org/whl/cpu" in README
     assert "bash scripts/test.sh -ra" in tests
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/test.sh" in ci
