@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { cameraError, cameraSupportError } from "../src/capture.js";
 import { toggleClass } from "../src/controls.js";
 import { formatPercent, legendEntries } from "../src/legend.js";
-import { initMessage, settingsFromQuery, updateVizMessage, wsUrl } from "../src/page.js";
+import { initMessage, pageSettings, settingsFromQuery, updateVizMessage, wsUrl } from "../src/page.js";
 import { filterIndices, vocPalette } from "../src/palette.js";
 import { formatMs, stageSegments } from "../src/stats.js";
 import { createLocalStore } from "../src/store.js";
@@ -123,6 +123,10 @@ test("page: WebSocket URL next to the page, token copied; init and update_viz me
   assert.deepEqual(settingsFromQuery("?resolution=big&quality=0"), {});
   assert.deepEqual(settingsFromQuery("?in_flight=1&upload=full"), { max_in_flight: 1, upload_size: "full" });
   assert.deepEqual(settingsFromQuery("?in_flight=3&upload=huge"), {});
+  // the page starts the camera by itself, as the widget does; ?autostart=0 waits for Start
+  assert.equal(createLocalStore(pageSettings("")).get("running"), true);
+  assert.equal(createLocalStore(pageSettings("?autostart=1")).get("running"), true);
+  assert.equal(createLocalStore(pageSettings("?autostart=0")).get("running"), false);
 });
 
 test("a stopped stream: the stats say so (no old FPS, latency or stages), the legend shows no shares", async () => {
