@@ -32,3 +32,21 @@ def test_readme_keeps_the_two_set_up_commands():
     assert "bash scripts/test.sh -ra" in tests
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/test.sh" in ci
+
+
+def test_docs_name_each_profile_s_model_as_the_code_does():
+    """`balanced` (DeepLabV3-ResNet50), not SegFormer: every "`profile` (Model" in the README,
+    the docs and the notebooks starts the profile's own description."""
+    from segwidget.profiles import PROFILES
+
+    names = r"`(?:fast|balanced|accurate|person)`"
+    pattern = re.compile(rf"((?:{names}(?:, | and | or ))*{names}) \(([A-Z][\w-]+)")
+    paths = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    paths += sorted((ROOT / "notebooks").glob("*.ipynb"))
+    found = 0
+    for path in paths:
+        for group, model in pattern.findall(path.read_text()):
+            for name in re.findall(r"`(\w+)`", group):
+                found += 1
+                assert PROFILES[name].description.startswith(model), (path.name, name, model)
+    assert found >= 5
