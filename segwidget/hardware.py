@@ -1,4 +1,5 @@
-"""What this machine can run, and the one place that picks a backend for it (DESIGN.md 9)."""
+"""What this machine can run, and the one place that picks a backend for it (design decision
+9 in docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
