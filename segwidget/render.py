@@ -45,6 +45,7 @@ from numbers import Real
 import cv2
 import numpy as np
 
+from .edges import edge_field
 from .effects import (
     DEFAULT_BACKGROUND,
     EFFECT_MODES,
@@ -55,7 +56,6 @@ from .effects import (
     person_index,
 )
 from .labels import resolve_palette
-from .postprocess import upsample_mask
 
 __all__ = [
     "VIZ_MODES",
@@ -270,19 +270,43 @@ def render_overlay(
     pkey = _palette_bytes(palette)
     fkey = _filter_key(class_filter_ids)
     h, w = frame.shape[:2]
-    up = upsample_mask(mask, h, w)
+    soft = None if confidence is None else (confidence if alpha is None else alpha)
+    field = edge_field(mask, soft, h, w)
+    edge = field.t < 255  # pixels that mix k1 with k2
 
-    if viz_mode == "filled":
-        return _apply_table(_mix_table(pkey, fkey, a), up, frame)
     if viz_mode == "contour":
-        rows = np.where(_boundary(up), up.astype(np.uint16), np.uint16(_KEEP))
-        return _apply_table(_mix_table(pkey, fkey, a), rows, frame)
+        ln = field.line > 0
+        out = frame.copy()
+        lit = _apply_table(_mix_table(pkey, fkey, a), field.k1[ln][None], frame[ln][None])[0]
+        out[ln] = _mix(lit, frame[ln], field.line[ln])
+        return out
     if viz_mode == "side-by-side":
         out = np.empty((h, 2 * w, 3), dtype=np.uint8)
         out[:, :w] = frame
-        out[:, w:] = _apply_table(_mix_table(pkey, fkey, 1.0), up, frame)
+        out[:, w:] = _classes_over(frame, field, edge, _mix_table(pkey, fkey, 1.0))
         return out
-    return _blend(frame, up, pkey, fkey, a)
+    if viz_mode == "filled":
+        return _classes_over(frame, field, edge, _mix_table(pkey, fkey, a))
+    out = _blend(frame, field.k1, pkey, fkey, a)
+    f2 = _blend(frame[edge][None], field.k2[edge][None], pkey, fkey, a)[0]
+    out[edge] = _mix(out[edge], f2, field.t[edge])
+    return out
+
+
+def _mix(f1: np.ndarray, f2: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``round(f1 * t / 255 + f2 * (1 - t / 255))`` in integers (``js/src/edges.js``)."""
+    t = t.astype(np.int32)[..., None]
+    return ((f1.astype(np.int32) * t + f2.astype(np.int32) * (255 - t) + 127) // 255).astype(
+        np.uint8
+    )
+
+
+def _classes_over(frame: np.ndarray, field, edge: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """The table's composite of ``k1``, mixed with ``k2``'s at the anti-aliased edge."""
+    out = _apply_table(table, field.k1, frame)
+    f2 = _apply_table(table, field.k2[edge][None], frame[edge][None])[0]
+    out[edge] = _mix(out[edge], f2, field.t[edge])
+    return out
 
 
 def composite(

@@ -67,7 +67,7 @@ const blendTables = new WeakMap();
  * @param {Uint8Array} lut
  * @param {number} a
  */
-function blendTable(lut, a) {
+export function blendTable(lut, a) {
   const cached = blendTables.get(lut);
   if (cached && cached.opacity === a) return cached.table;
   const table = new Uint8Array(256 * 768);
@@ -205,35 +205,43 @@ export function composeBlend(video, mask, W, H, lut, opacity, out) {
       dst[i] = px | OPAQUE;
       continue;
     }
-    const vr = (px >>> SR) & 255;
-    const vg = (px >>> SG) & 255;
-    const vb = (px >>> SB) & 255;
-    const V = Math.max(vr, vg, vb);
-    const cr = lut[l];
-    const cg = lut[l + 1];
-    const cb = lut[l + 2];
-    const cmax = Math.max(cr, cg, cb);
-    let tr = V;
-    let tg = V;
-    let tb = V;
-    if (cmax > 0) {
-      tr = (cr * V) / cmax;
-      tg = (cg * V) / cmax;
-      tb = (cb * V) / cmax;
-    }
-    const mr = vr * b + tr * a;
-    const mg = vg * b + tg * a;
-    const mb = vb * b + tb * a;
-    const M = Math.max(mr, mg, mb);
-    dst[i] =
-      M > 0
-        ? (Math.floor((mr * V) / M + 0.5) << SR) |
-          (Math.floor((mg * V) / M + 0.5) << SG) |
-          (Math.floor((mb * V) / M + 0.5) << SB) |
-          OPAQUE
-        : OPAQUE;
+    dst[i] = blendPixel(px, lut, l, a, b);
   }
   return dstBytes;
+}
+
+/**
+ * One blend-mode pixel (a 32-bit RGBA word) of video word `px` under LUT entry `l` (class * 4).
+ * @param {number} px
+ * @param {Uint8Array} lut
+ * @param {number} l
+ * @param {number} a  opacity
+ * @param {number} b  1 - opacity
+ */
+export function blendPixel(px, lut, l, a, b) {
+  const vr = (px >>> SR) & 255;
+  const vg = (px >>> SG) & 255;
+  const vb = (px >>> SB) & 255;
+  const V = Math.max(vr, vg, vb);
+  const cr = lut[l];
+  const cg = lut[l + 1];
+  const cb = lut[l + 2];
+  const cmax = Math.max(cr, cg, cb);
+  let tr = V;
+  let tg = V;
+  let tb = V;
+  if (cmax > 0) {
+    tr = (cr * V) / cmax;
+    tg = (cg * V) / cmax;
+    tb = (cb * V) / cmax;
+  }
+  const mr = vr * b + tr * a;
+  const mg = vg * b + tg * a;
+  const mb = vb * b + tb * a;
+  const M = Math.max(mr, mg, mb);
+  return M > 0
+    ? (Math.floor((mr * V) / M + 0.5) << SR) | (Math.floor((mg * V) / M + 0.5) << SG) | (Math.floor((mb * V) / M + 0.5) << SB) | OPAQUE
+    : OPAQUE;
 }
 
 /**

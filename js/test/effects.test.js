@@ -13,6 +13,7 @@ import {
   personIndex,
   resolveMirror,
 } from "../src/effects.js";
+import { alphaAt } from "../src/edges.js";
 import { isolateClass } from "../src/legend.js";
 import { pickerColor } from "../src/effect-controls.js";
 import { VIZ_MODES } from "../src/renderer.js";
@@ -47,8 +48,9 @@ test("VIZ_MODES lists the effects after the class modes", () => {
 test("person alpha: the confidence when sent, else the person class", () => {
   assert.equal(personIndex(["background", "person"]), 1);
   assert.equal(personIndex(["background", "cat"]), null);
-  const mask = new Uint8Array([0, 15, 15, 3]);
-  assert.deepEqual([...personAlpha(mask, null, 15)], [0, 255, 255, 0]);
+  const mask = { data: new Uint8Array([0, 15, 15, 3]), width: 2, height: 2 };
+  // the person class's share of each 3x3 neighbourhood (border replicated): round(255 n / 9)
+  assert.deepEqual([...personAlpha(mask, null, 15)], [113, 142, 142, 113]);
   const conf = new Uint8Array([1, 2, 3, 4]);
   assert.equal(personAlpha(mask, conf, 15), conf);
   assert.deepEqual([...personAlpha(mask, null, null)], [0, 0, 0, 0]);
@@ -99,7 +101,7 @@ test("coverRect scales to cover and centres", () => {
   assert.deepEqual(coverRect(200, 50, 100, 100), [-150, 0, 400, 100]);
 });
 
-test("blur: the person is the video destination-in the feathered alpha, over the blurred video", () => {
+test("blur: the person is the video destination-in the smooth alpha, over the blurred video", () => {
   const log = [];
   const made = [];
   const painter = new EffectsPainter({
@@ -112,13 +114,13 @@ test("blur: the person is the video destination-in the feathered alpha, over the
   const view = fakeCanvas(640, 480, log, "view");
   const alpha = { data: new Uint8Array([0, 128, 255, 0]), width: 2, height: 2 };
   painter.paint(view.getContext(), "video", 640, 480, alpha, "blur", { color: "#000000", bitmap: null }, false);
-  const [mask, small, person] = made.map((c) => c.name);
-  // the alpha goes into the alpha channel of a model-size canvas...
+  const [mask, person] = made.map((c) => c.name);
+  // the alpha, scaled bilinearly through the edge ramp (no blur: no glow), in a display-size canvas
   const put = log.find((e) => e[1] === "put");
-  assert.equal(put[0], small);
-  assert.deepEqual([3, 7, 11, 15].map((i) => put[2][i]), [0, 128, 255, 0]);
-  // ...drawn scaled to the display through a feather blur
-  assert.ok(log.some((e) => e[0] === mask && e[1] === "draw" && e[2] === small && e[3] === "blur(2.56px)"));
+  assert.equal(put[0], mask);
+  const want = alphaAt(alpha, 640, 480);
+  assert.deepEqual(put[2].filter((_, i) => i % 4 === 3), [...want]);
+  assert.ok(!log.some((e) => e[0] === mask && e[1] === "draw"));
   const drawsOn = (name) => log.filter((e) => e[0] === name && e[1] === "draw").map((e) => [e[2], e[3], e[4]]);
   assert.deepEqual(drawsOn(person), [
     ["video", "none", "copy"],
@@ -129,7 +131,7 @@ test("blur: the person is the video destination-in the feathered alpha, over the
     ["video", "blur(12.80px)", "source-over"],
     [person, "none", "source-over"],
   ]);
-  // the same alpha and size again: the feathered mask is reused
+  // the same alpha and size again: the mask is reused
   const before = log.filter((e) => e[1] === "put").length;
   painter.paint(view.getContext(), "video", 640, 480, alpha, "blur", { color: "", bitmap: null }, false);
   assert.equal(log.filter((e) => e[1] === "put").length, before);

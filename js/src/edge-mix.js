@@ -1,0 +1,112 @@
+// The anti-aliased edges of an edge field (edges.js) in the composite, two ways:
+//
+//   mixEdges: the per-pixel 2D path (canvas.js). renderer.js's compose draws class k1 (contour:
+//     on the pixels with line > 0); this pass mixes, where t < 255, the composite of k2:
+//     out = floor((t * F(k1) + (255 - t) * F(k2) + 127) / 255), F(k) the mode's colour for a
+//     pixel of class k (the video where k is hidden); contour mixes F(k1) with the video by
+//     `line`. segwidget/render.py does the same in integers: bit-exact.
+//   overlayFromField: the overlay paths (layer-renderer.js, overlay-renderer.js): straight-
+//     alpha RGBA at display size that the compositor draws over the video; the mix above
+//     with the compositor's rounding (a level or two).
+
+import { blendPixel, blendTable } from "./renderer.js";
+
+/**
+ * @typedef {import("./edges.js").EdgeField} EdgeField
+ */
+
+const word = new Uint32Array(1);
+const wordBytes = new Uint8Array(word.buffer);
+
+/** @param {number} t @param {number} f1 @param {number} f2 */
+const mix = (t, f1, f2) => ((t * f1 + (255 - t) * f2 + 127) / 255) | 0;
+
+/**
+ * Mix the edges into `out` (RGBA from renderer.js's compose of field.k1).
+ * @param {string} mode  a class mode
+ * @param {Uint8ClampedArray} out
+ * @param {Uint8ClampedArray | Uint8Array} video  RGBA, W x H
+ * @param {EdgeField} field
+ * @param {number} W
+ * @param {number} H
+ * @param {Uint8Array} lut
+ * @param {number} opacity  0..1
+ */
+export function mixEdges(mode, out, video, field, W, H, lut, opacity) {
+  const { k2, t, line } = field;
+  const n = W * H;
+  if (mode === "contour") {
+    for (let i = 0; i < n; i++) {
+      const l = line[i];
+      if (l === 0 || l === 255) continue;
+      for (let ch = 0, o = i * 4; ch < 3; ch++) out[o + ch] = mix(l, out[o + ch], video[o + ch]);
+    }
+    return;
+  }
+  const side = mode === "side-by-side";
+  const table = mode === "filled" ? blendTable(lut, opacity) : null;
+  const b = 1 - opacity;
+  const video32 = new Uint32Array(1);
+  const videoBytes = new Uint8Array(video32.buffer);
+  for (let i = 0; i < n; i++) {
+    const ti = t[i];
+    if (ti === 255) continue;
+    const l = k2[i] * 4;
+    const v = i * 4;
+    const o = side ? (2 * i - (i % W) + W) * 4 : v; // the right half's pixel in a 2W-wide row
+    const visible = lut[l + 3];
+    if (mode === "blend" && visible) {
+      for (let ch = 0; ch < 4; ch++) videoBytes[ch] = video[v + ch];
+      word[0] = blendPixel(video32[0], lut, l, opacity, b);
+    }
+    for (let ch = 0; ch < 3; ch++) {
+      const vc = video[v + ch];
+      let f2 = vc;
+      if (visible) {
+        if (table) f2 = table[k2[i] * 768 + ch * 256 + vc];
+        else if (side) f2 = lut[l + ch];
+        else f2 = wordBytes[ch];
+      }
+      out[o + ch] = mix(ti, out[o + ch], f2);
+    }
+  }
+}
+
+/**
+ * The overlay over the video for one result: RGBA at the field's size (straight alpha).
+ * @param {string} mode  "filled", "contour" or "side-by-side" (its right half, opaque)
+ * @param {EdgeField} field
+ * @param {Uint8Array} lut
+ * @param {number} opacity  0..1
+ * @param {Uint8ClampedArray} [out]  reused when it has the right size
+ * @returns {Uint8ClampedArray}
+ */
+export function overlayFromField(mode, field, lut, opacity, out) {
+  const { k1, k2, t, line, width, height } = field;
+  const n = width * height;
+  const px = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
+  const a = mode === "side-by-side" ? 1 : opacity;
+  for (let i = 0, o = 0; i < n; i++, o += 4) {
+    const c1 = k1[i] * 4;
+    const a1 = lut[c1 + 3] ? a : 0;
+    if (mode === "contour") {
+      const al = (a1 * line[i]) / 255;
+      px[o] = lut[c1];
+      px[o + 1] = lut[c1 + 1];
+      px[o + 2] = lut[c1 + 2];
+      px[o + 3] = Math.round(255 * al);
+      continue;
+    }
+    const c2 = k2[i] * 4;
+    const w1 = (a1 * t[i]) / 255;
+    const w2 = t[i] === 255 || !lut[c2 + 3] ? 0 : (a * (255 - t[i])) / 255;
+    const al = w1 + w2;
+    if (al <= 0) {
+      px[o + 3] = 0;
+      continue;
+    }
+    for (let ch = 0; ch < 3; ch++) px[o + ch] = Math.round((w1 * lut[c1 + ch] + w2 * lut[c2 + ch]) / al);
+    px[o + 3] = Math.round(255 * al);
+  }
+  return px;
+}

@@ -1,0 +1,278 @@
+// Smooth mask edges at display resolution (design decision 18): the browser's twin of
+// segwidget/edges.py, bit-exact with it (integer bilinear weights in 1/256; the same float64
+// operations in the same order). Per display pixel an edge field:
+//
+//   k1: the class drawn, k2: the class across the nearest edge (k1 away from edges),
+//   t: k1's share (0..255) of an anti-aliased mix of the two, line: the contour's coverage.
+//   Class masks: the bilinear one-hot vote. Each class's one-hot plane summed over 3x3 at mask
+//     resolution (border replicated), scaled up bilinearly (pixel centres aligned); the largest
+//     weight wins (ties: the lower class), the runner-up is k2; d = margin * 1.5 * scale is the
+//     distance (display px) to the boundary: t = min(1, 0.5 + d), line = clamp(1.5 - d).
+//   Soft masks (the person profile's probability p): A = bilinear p; k1 = person (1) where
+//     A >= 0.5, else background (0); the person's share smoothstep(0.5 - RAMP, 0.5 + RAMP, A);
+//     line = 1 - smoothstep(0, LINE_RAMP, |A - 0.5|).
+// All per-pixel work is at mask resolution or a few integer operations per display pixel;
+// pixels whose 4x4 footprint holds one class take a fast path.
+
+export const RAMP = 0.15;
+export const LINE_RAMP = 0.1;
+const Q = 256;
+const TOTAL = 3 * Q * (3 * Q);
+const LEVELS = 255 * Q;
+const HALF = 255 * Q * Q;
+
+/**
+ * @typedef {{data: Uint8Array, width: number, height: number}} Plane
+ * @typedef {{k1: Uint8Array, k2: Uint8Array, t: Uint8Array, line: Uint8Array, width: number, height: number}} EdgeField
+ */
+
+/** @param {number} e0 @param {number} e1 @param {number} x */
+function smoothstep(e0, e1, x) {
+  const u = Math.min(1, Math.max(0, (x - e0) / (e1 - e0)));
+  return u * u * (3 - 2 * u);
+}
+
+/** The soft ramp's [t, line] tables over the 65281 levels (segwidget/edges.py soft_tables). */
+export function softTables() {
+  const t = new Uint8Array(LEVELS + 1);
+  const line = new Uint8Array(LEVELS + 1);
+  for (let i = 0; i <= LEVELS; i++) {
+    const a = i / LEVELS;
+    t[i] = Math.floor(255 * smoothstep(0.5 - RAMP, 0.5 + RAMP, a) + 0.5);
+    line[i] = Math.floor(255 * (1 - smoothstep(0, LINE_RAMP, Math.abs(a - 0.5))) + 0.5);
+  }
+  return [t, line];
+}
+
+/** @type {Uint8Array[] | null} */
+let tables = null;
+const soft = () => (tables = tables || softTables());
+
+/**
+ * Bilinear taps of `dst` outputs over `src` inputs: i0, i1 and i1's weight f in 1/256.
+ * @param {number} src
+ * @param {number} dst
+ */
+export function bilinearTaps(src, dst) {
+  const i0 = new Int32Array(dst);
+  const i1 = new Int32Array(dst);
+  const f = new Int32Array(dst);
+  for (let i = 0; i < dst; i++) {
+    const num = (2 * i + 1) * src - dst;
+    let a = Math.floor(num / (2 * dst));
+    let w = Math.floor(((num - a * 2 * dst) * Q + dst) / (2 * dst));
+    if (w === Q) [a, w] = [a + 1, 0];
+    if (a < 0) [a, w] = [0, 0];
+    if (a >= src - 1) [a, w] = [src - 1, 0];
+    i0[i] = a;
+    i1[i] = Math.min(a + 1, src - 1);
+    f[i] = w;
+  }
+  return { i0, i1, f };
+}
+
+/**
+ * The bilinear sums (units of 1/65536) of `plane` at W x H: each plane row is interpolated
+ * across once, then each display pixel mixes two of those rows.
+ * @param {Plane} plane
+ * @param {number} W
+ * @param {number} H
+ * @returns {Int32Array}
+ */
+function sums(plane, W, H) {
+  const { data, width: w, height: h } = plane;
+  const tx = bilinearTaps(w, W);
+  const ty = bilinearTaps(h, H);
+  const rows = new Int32Array(h * W);
+  for (let y = 0; y < h; y++) {
+    const r = y * w;
+    const o = y * W;
+    for (let x = 0; x < W; x++) rows[o + x] = data[r + tx.i0[x]] * (Q - tx.f[x]) + data[r + tx.i1[x]] * tx.f[x];
+  }
+  const out = new Int32Array(W * H);
+  for (let y = 0, i = 0; y < H; y++) {
+    const a = ty.i0[y] * W;
+    const b = ty.i1[y] * W;
+    const fy = ty.f[y];
+    const gy = Q - fy;
+    for (let x = 0; x < W; x++, i++) out[i] = rows[a + x] * gy + rows[b + x] * fy;
+  }
+  return out;
+}
+
+/** The effects' person alpha at W x H: `alpha` scaled bilinearly through the soft ramp. @param {Plane} alpha @param {number} W @param {number} H */
+export function alphaAt(alpha, W, H) {
+  const [t] = soft();
+  const s = sums(alpha, W, H);
+  const out = new Uint8Array(W * H);
+  for (let i = 0; i < out.length; i++) out[i] = t[s[i] >> 8];
+  return out;
+}
+
+/** The confidence view's level at W x H: `alpha` scaled bilinearly, rounded. @param {Plane} alpha @param {number} W @param {number} H */
+export function heatLevel(alpha, W, H) {
+  const s = sums(alpha, W, H);
+  const out = new Uint8Array(W * H);
+  for (let i = 0; i < out.length; i++) out[i] = (s[i] + 32768) >>> 16;
+  return out;
+}
+
+/**
+ * Class k's one-hot plane summed over 3x3 (border replicated) as 0..255: round(255 n / 9).
+ * @param {Plane} mask
+ * @param {number} k
+ */
+export function classAlpha(mask, k) {
+  const { data, width: w, height: h } = mask;
+  const out = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let n = 0;
+      for (let dy = -1; dy <= 1; dy++) {
+        const r = Math.min(h - 1, Math.max(0, y + dy)) * w;
+        for (let dx = -1; dx <= 1; dx++) if (data[r + Math.min(w - 1, Math.max(0, x + dx))] === k) n++;
+      }
+      out[y * w + x] = Math.floor((510 * n + 9) / 18);
+    }
+  }
+  return out;
+}
+
+/**
+ * Per mask pixel (y, x): its class when the 4x4 block of its bilinear footprint (rows y-1 to
+ * y+2 and columns x-1 to x+2, clamped) is all that class, else -1.
+ * @param {Plane} mask
+ */
+function uniformBlocks(mask) {
+  const { data, width: w, height: h } = mask;
+  const cl = (/** @type {number} */ v, /** @type {number} */ n) => Math.min(n - 1, Math.max(0, v));
+  const rowsSame = new Int16Array(w * h); // 1x4 horizontal runs of one class
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const r = y * w;
+      const k = data[r + cl(x - 1, w)];
+      const same = data[r + x] === k && data[r + cl(x + 1, w)] === k && data[r + cl(x + 2, w)] === k;
+      rowsSame[r + x] = same ? k : -1;
+    }
+  }
+  const out = new Int16Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const k = rowsSame[cl(y - 1, h) * w + x];
+      const same = k >= 0 && rowsSame[y * w + x] === k && rowsSame[cl(y + 1, h) * w + x] === k && rowsSame[cl(y + 2, h) * w + x] === k;
+      out[y * w + x] = same ? k : -1;
+    }
+  }
+  return out;
+}
+
+/**
+ * The edge field of `mask` at W x H; with `softPlane` (the person probability, the mask's
+ * size) the two classes come from it.
+ * @param {Plane} mask
+ * @param {Plane | null} softPlane
+ * @param {number} W
+ * @param {number} H
+ * @returns {EdgeField}
+ */
+export function edgeField(mask, softPlane, W, H) {
+  const n = W * H;
+  const f = { k1: new Uint8Array(n), k2: new Uint8Array(n), t: new Uint8Array(n), line: new Uint8Array(n), width: W, height: H };
+  if (softPlane) {
+    const [T, L] = soft();
+    const s = sums(softPlane, W, H);
+    for (let i = 0; i < n; i++) {
+      const level = s[i] >> 8;
+      if (s[i] * 2 >= HALF) {
+        f.k1[i] = 1;
+        f.t[i] = T[level];
+      } else {
+        f.k2[i] = 1;
+        f.t[i] = 255 - T[level];
+      }
+      f.line[i] = L[level];
+    }
+    return f;
+  }
+  voteField(mask, f, W, H);
+  return f;
+}
+
+/**
+ * @param {Plane} mask
+ * @param {EdgeField} f
+ * @param {number} W
+ * @param {number} H
+ */
+function voteField(mask, f, W, H) {
+  const { data, width: mw, height: mh } = mask;
+  const tx = bilinearTaps(mw, W);
+  const ty = bilinearTaps(mh, H);
+  const uni = uniformBlocks(mask);
+  const K = (1.5 * ((W / mw + H / mh) / 2)) / TOTAL;
+  const acc = new Int32Array(256);
+  const touched = new Uint8Array(16);
+  const rows = new Int32Array(4);
+  const rw = new Int32Array(4);
+  for (let y = 0, i = 0; y < H; y++) {
+    const y0 = ty.i0[y];
+    const fy = ty.f[y];
+    for (let j = 0; j < 4; j++) rows[j] = Math.min(mh - 1, Math.max(0, y0 - 1 + j)) * mw;
+    rw[0] = Q - fy;
+    rw[1] = Q;
+    rw[2] = Q;
+    rw[3] = fy;
+    const a0 = y0 * mw;
+    for (let x = 0; x < W; x++, i++) {
+      const x0 = tx.i0[x];
+      const k = uni[a0 + x0];
+      if (k >= 0) {
+        f.k1[i] = k;
+        f.k2[i] = k;
+        f.t[i] = 255;
+        continue;
+      }
+      const fx = tx.f[x];
+      let m = 0;
+      for (let r = 0; r < 4; r++) {
+        if (!rw[r]) continue;
+        for (let c = 0; c < 4; c++) {
+          const cw = c === 0 ? Q - fx : c === 3 ? fx : Q;
+          if (!cw) continue;
+          const cls = data[rows[r] + Math.min(mw - 1, Math.max(0, x0 - 1 + c))];
+          if (acc[cls] === 0) touched[m++] = cls;
+          acc[cls] += rw[r] * cw;
+        }
+      }
+      let bw = -1;
+      let bk = 256;
+      let sw = -1;
+      let sk = 256;
+      for (let j = 0; j < m; j++) {
+        const c = touched[j];
+        const w = acc[c];
+        acc[c] = 0;
+        if (w > bw || (w === bw && c < bk)) {
+          sw = bw;
+          sk = bk;
+          bw = w;
+          bk = c;
+        } else if (w > sw || (w === sw && c < sk)) {
+          sw = w;
+          sk = c;
+        }
+      }
+      f.k1[i] = bk;
+      if (sw <= 0) {
+        // no other class in reach: no edge (also when scaling down)
+        f.k2[i] = bk;
+        f.t[i] = 255;
+        continue;
+      }
+      const d = (bw - sw) * K;
+      f.k2[i] = sk;
+      f.t[i] = Math.floor(255 * Math.min(1, 0.5 + d) + 0.5);
+      f.line[i] = Math.floor(255 * Math.min(1, Math.max(0, 1.5 - d)) + 0.5);
+    }
+  }
+}
