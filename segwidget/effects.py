@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_BACKGROUND",
     "DEFAULT_SMOOTHING",
     "EFFECT_MODES",
+    "ClassSteadier",
     "ConfidenceSmoother",
     "compose_confidence",
     "compose_effect",
@@ -129,6 +130,30 @@ class ConfidenceSmoother:
         mask, labels = seg.mask, seg.labels  # type: ignore[attr-defined]
         confidence = getattr(seg, "confidence", None)
         return self.update(person_alpha(mask, confidence, person_index(labels)))
+
+
+class ClassSteadier:
+    """Steadies a class mask over results (``js/src/effects.js`` ``ClassSteadier``): a pixel
+    takes a new class only when two consecutive results agree on it, so camera noise does not
+    make classes flicker (one result of lag on a real change); the raw mask at smoothing 0."""
+
+    def __init__(self) -> None:
+        self._shown: np.ndarray | None = None
+        self._last: np.ndarray | None = None
+
+    def update(self, mask: np.ndarray, smoothing: float = DEFAULT_SMOOTHING) -> np.ndarray:
+        """Fold in one result's class mask (uint8); return the mask to show."""
+        shown, last = self._shown, self._last
+        self._last = mask
+        if check_smoothing(smoothing) == 0 or shown is None or shown.shape != mask.shape:
+            self._shown = mask
+            return mask
+        assert last is not None
+        self._shown = np.where((mask == shown) | (mask == last), mask, shown)
+        return self._shown
+
+    def reset(self) -> None:
+        self._shown = self._last = None
 
 
 def heat_lut() -> np.ndarray:

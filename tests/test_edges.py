@@ -3,6 +3,7 @@ true circle, the browser's js/src/edges.js bit for bit, and steadiness on a nois
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -177,3 +178,49 @@ def test_bit_exact_with_edges_js(tmp_path):
         np.testing.assert_array_equal(edges.heat_level(soft, h, w), js)
     js = np.frombuffer((tmp_path / "class.bin").read_bytes(), np.uint8).reshape(mh, mw)
     np.testing.assert_array_equal(edges.class_alpha(mask, 3), js)
+
+
+# ------------------------------------------------------- steadiness over time
+
+
+def test_class_steadier_matches_the_browser_rule():
+    from segwidget.effects import ClassSteadier
+
+    s = ClassSteadier()
+    a = np.array([[0, 1, 2]], np.uint8)
+    assert s.update(a) is a
+    b = np.array([[1, 1, 0]], np.uint8)
+    assert s.update(b).tolist() == [[0, 1, 2]]  # one result alone changes nothing
+    assert s.update(b).tolist() == [[1, 1, 0]]  # two in a row do
+    assert s.update(a, 0.0) is a  # off: the raw mask
+
+
+def flicker(masks: list[np.ndarray]) -> float:
+    """Mean fraction of pixels whose class changes between consecutive results."""
+    return float(np.mean([(p != q).mean() for p, q in itertools.pairwise(masks)]))
+
+
+def test_flicker_on_a_still_noisy_clip(photos):
+    """A still scene with camera noise (Gaussian, sigma 8 levels, new each frame) through the
+    person profile: classes changing between consecutive results, before (the raw mask) and
+    after (the smoothed confidence the views draw from, and the class steadier), at the
+    default smoothing."""
+    from segwidget import Engine
+    from segwidget.effects import DEFAULT_SMOOTHING, ClassSteadier, ConfidenceSmoother
+
+    engine = Engine("person")
+    rng = np.random.default_rng(19)
+    still = photos["astronaut"].astype(np.int16)
+    raw, smooth, steady = [], [], []
+    smoother, steadier = ConfidenceSmoother(DEFAULT_SMOOTHING), ClassSteadier()
+    for _ in range(12):
+        noisy = np.clip(still + rng.normal(0, 8, still.shape), 0, 255).astype(np.uint8)
+        res = engine.segment(noisy)
+        raw.append(res.mask)
+        smooth.append((smoother.update(res.confidence) >= 128).astype(np.uint8))
+        steady.append(steadier.update(res.mask, DEFAULT_SMOOTHING))
+    before, after_soft, after_steady = flicker(raw), flicker(smooth), flicker(steady)
+    print({"before": before, "smoothed confidence": after_soft, "class steadier": after_steady})
+    assert before > 0  # the noise does move some edge pixels
+    assert after_soft < 0.6 * before
+    assert after_steady < 0.6 * before
