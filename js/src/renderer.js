@@ -4,18 +4,16 @@
 // segwidget's numpy renderer can reproduce it exactly. The rules, per pixel and channel:
 //
 //   v = video RGB (0..255), W x H = display size (the video's size).
-//   Upsampling: display pixel (x, y) takes mask[sy * mw + sx] with
-//       sx = floor((2x + 1) * mw / (2W)),  sy = floor((2y + 1) * mh / (2H))
-//     (nearest neighbour, pixel centres aligned; integer arithmetic).
+//   Edges: the mask arrives at display size as an edge field's k1 (edges.js: the bilinear
+//     one-hot vote, or the person probability); these functions draw k1, and edge-mix.js then
+//     mixes in k2 along the anti-aliased edges (and the contour's line coverage).
 //   LUT: class k -> palette[k % len(palette)], "visible" unless the class filter hides k.
 //     Only filtered-out classes are hidden; hidden pixels always keep the video colour v.
 //   a = opacity (0..1), c = class colour, round(x) = floor(x + 0.5) (half up), float64 maths
 //     evaluated in the order written.
 //   filled:       out = round(v * (1 - a) + c * a)
-//   contour:      boundary = some 4-neighbour (up/down/left/right, inside the image) of the
-//                 upsampled mask has another class (so a class edge is 2 px wide: one pixel on
-//                 each side, each in its own class colour);
-//                 out = boundary ? round(v * (1 - a) + c * a) : v
+//   contour:      out = line > 0 ? round(v * (1 - a) + c * a) : v (the edge field's line;
+//                 edge-mix.js mixes it with v by the line's coverage)
 //   side-by-side: width 2W; left = v; right = c where visible, else v.
 //   blend (HSV):  V = max(v_r, v_g, v_b) (the video's HSV value);
 //                 t = c * V / max(c) (class hue and saturation at the video's value), or
@@ -245,7 +243,7 @@ export function blendPixel(px, lut, l, a, b) {
 }
 
 /**
- * Compose one output image in any mode. `mask` must already be W x H (upsampleNearest).
+ * Compose one output image in any mode. `mask` must already be W x H (the edge field's k1).
  * @param {VizMode} mode
  * @param {Uint8ClampedArray | Uint8Array} video  RGBA, W x H
  * @param {Uint8Array} mask
