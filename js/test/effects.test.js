@@ -184,3 +184,38 @@ test("picker colour: the setting's colour, or the previous one for an image", ()
   assert.equal(pickerColor(undefined), "#00ff00");
   assert.equal(pickerColor({ color: "red" }, "#222222"), "#222222");
 });
+
+test("class steadier: a class changes only when two results in a row agree; off at smoothing 0", async () => {
+  const { ClassSteadier } = await import("../src/effects.js");
+  const s = new ClassSteadier();
+  const plane = (...v) => ({ data: Uint8Array.from(v), width: v.length, height: 1 });
+  const a = plane(0, 1, 2);
+  assert.equal(s.update(a, 0.5), a);
+  const b = plane(1, 1, 0);
+  assert.deepEqual([...s.update(b, 0.5).data], [0, 1, 2]); // one result alone: no change
+  assert.deepEqual([...s.update(plane(1, 1, 0), 0.5).data], [1, 1, 0]); // two in a row
+  assert.equal(s.update(a, 0), a);
+});
+
+test("view effects: smoothing in every view (soft classes from the smoothed confidence, steadied class masks)", async () => {
+  const { ViewEffects } = await import("../src/view-effects.js");
+  const values = { viz_mode: "filled", smoothing: 1, background: null, mirror: null };
+  const store = { get: (k) => values[k], on: () => () => {} };
+  const fx = new ViewEffects(/** @type {any} */ (store), () => {});
+  assert.equal(fx.wantsConfidence(), true); // soft edges in every mode
+  const mask = { data: Uint8Array.from([0, 1]), width: 2, height: 1 };
+  const first = fx.onResult(mask, Uint8Array.from([0, 255]), ["background", "person"]);
+  assert.deepEqual([...first.soft.data], [0, 255]);
+  const next = fx.onResult(mask, Uint8Array.from([255, 0]), ["background", "person"]);
+  assert.deepEqual([...next.soft.data], [26, 230]); // 0.9 of the previous kept
+  assert.equal(fx.drawSettings(next, false).soft, next.soft);
+  // a profile without a confidence: the class mask steadied, no person alpha in class modes
+  const labels = ["background", "cat", "person"];
+  fx.onResult({ data: Uint8Array.from([1, 1]), width: 2, height: 1 }, null, labels);
+  const flip = fx.onResult({ data: Uint8Array.from([2, 1]), width: 2, height: 1 }, null, labels);
+  assert.deepEqual([...flip.classes.data], [1, 1]);
+  assert.equal(flip.raw, null);
+  values.viz_mode = "blur"; // switched to an effect: the alpha is made for the draw
+  assert.ok(fx.drawSettings(flip, false).alpha);
+  fx.destroy();
+});
