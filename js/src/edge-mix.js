@@ -85,24 +85,37 @@ export function overlayFromField(mode, field, lut, opacity, out) {
   const { k1, k2, t, line, width, height } = field;
   const n = width * height;
   const px = out && out.length === n * 4 ? out : new Uint8ClampedArray(n * 4);
+  const px32 = new Uint32Array(px.buffer, px.byteOffset, n);
   const a = mode === "side-by-side" ? 1 : opacity;
+  const contour = mode === "contour";
+  // each visible class's colour at the full alpha, as one word (the platform's byte order)
+  const solid = new Uint32Array(256);
+  const solidBytes = new Uint8Array(solid.buffer);
+  const A = Math.round(255 * a);
+  for (let k = 0; k < 256; k++) {
+    if (!lut[k * 4 + 3] || contour) continue;
+    solidBytes.set([lut[k * 4], lut[k * 4 + 1], lut[k * 4 + 2], A], k * 4);
+  }
   for (let i = 0, o = 0; i < n; i++, o += 4) {
+    if (contour ? line[i] === 0 : t[i] === 255) {
+      px32[i] = solid[k1[i]]; // away from edges: one class (contour: nothing)
+      continue;
+    }
     const c1 = k1[i] * 4;
     const a1 = lut[c1 + 3] ? a : 0;
-    if (mode === "contour") {
-      const al = (a1 * line[i]) / 255;
+    if (contour) {
       px[o] = lut[c1];
       px[o + 1] = lut[c1 + 1];
       px[o + 2] = lut[c1 + 2];
-      px[o + 3] = Math.round(255 * al);
+      px[o + 3] = Math.round((255 * a1 * line[i]) / 255);
       continue;
     }
     const c2 = k2[i] * 4;
     const w1 = (a1 * t[i]) / 255;
-    const w2 = t[i] === 255 || !lut[c2 + 3] ? 0 : (a * (255 - t[i])) / 255;
+    const w2 = lut[c2 + 3] ? (a * (255 - t[i])) / 255 : 0;
     const al = w1 + w2;
     if (al <= 0) {
-      px[o + 3] = 0;
+      px32[i] = 0;
       continue;
     }
     for (let ch = 0; ch < 3; ch++) px[o + ch] = Math.round((w1 * lut[c1 + ch] + w2 * lut[c2 + ch]) / al);

@@ -11,8 +11,9 @@
 //   Soft masks (the person profile's probability p): A = bilinear p; k1 = person (1) where
 //     A >= 0.5, else background (0); the person's share smoothstep(0.5 - RAMP, 0.5 + RAMP, A);
 //     line = 1 - smoothstep(0, LINE_RAMP, |A - 0.5|).
-// All per-pixel work is at mask resolution or a few integer operations per display pixel;
-// pixels whose 4x4 footprint holds one class take a fast path.
+// All per-pixel work is at mask resolution or a few integer operations per display pixel:
+// pixels whose 4x4 footprint holds one class are filled in runs, two classes take a bit
+// pattern's precomputed column sums, only three or more sum the footprint.
 
 export const RAMP = 0.15;
 export const LINE_RAMP = 0.1;
@@ -100,6 +101,21 @@ function sums(plane, W, H) {
   return out;
 }
 
+/** Mask-resolution multiple the overlay paths compute the field at (the compositor scales
+ * the rest bilinearly): the anti-aliased edges stay within a pixel or two at a fraction of
+ * the per-result work of the display size. */
+export const FIELD_SCALE = 2;
+
+/**
+ * The size the overlay paths compute a field at for a W x H display.
+ * @param {{width: number, height: number}} mask
+ * @param {number} W
+ * @param {number} H
+ */
+export function fieldSize(mask, W, H) {
+  return { width: Math.min(W, FIELD_SCALE * mask.width), height: Math.min(H, FIELD_SCALE * mask.height) };
+}
+
 /** The effects' person alpha at W x H: `alpha` scaled bilinearly through the soft ramp. @param {Plane} alpha @param {number} W @param {number} H */
 export function alphaAt(alpha, W, H) {
   const [t] = soft();
@@ -139,31 +155,56 @@ export function classAlpha(mask, k) {
 }
 
 /**
- * Per mask pixel (y, x): its class when the 4x4 block of its bilinear footprint (rows y-1 to
- * y+2 and columns x-1 to x+2, clamped) is all that class, else -1.
+ * Per mask pixel (y, x), the classes of the 4x4 block of its bilinear footprint (rows y-1 to
+ * y+2, columns x-1 to x+2, clamped): `a` the lower class (or -1 for three or more classes),
+ * `b` the other one (-1 when the block is all `a`), `bits` where `b` is (bit 4r + c).
  * @param {Plane} mask
  */
-function uniformBlocks(mask) {
+function blocks(mask) {
   const { data, width: w, height: h } = mask;
-  const cl = (/** @type {number} */ v, /** @type {number} */ n) => Math.min(n - 1, Math.max(0, v));
-  const rowsSame = new Int16Array(w * h); // 1x4 horizontal runs of one class
+  const n = w * h;
+  const a = new Int16Array(n);
+  const b = new Int16Array(n);
+  const bits = new Uint16Array(n);
+  const cols = new Int32Array(4);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const r = y * w;
-      const k = data[r + cl(x - 1, w)];
-      const same = data[r + x] === k && data[r + cl(x + 1, w)] === k && data[r + cl(x + 2, w)] === k;
-      rowsSame[r + x] = same ? k : -1;
+      for (let c = 0; c < 4; c++) cols[c] = Math.min(w - 1, Math.max(0, x - 1 + c));
+      let ka = -1;
+      let kb = -1;
+      let many = false;
+      for (let r = 0; r < 4 && !many; r++) {
+        const row = Math.min(h - 1, Math.max(0, y - 1 + r)) * w;
+        for (let c = 0; c < 4; c++) {
+          const k = data[row + cols[c]];
+          if (ka < 0 || k === ka) ka = k;
+          else if (kb < 0 || k === kb) kb = k;
+          else many = true;
+        }
+      }
+      const i = y * w + x;
+      if (many) {
+        a[i] = -1;
+        continue;
+      }
+      if (kb >= 0 && kb < ka) {
+        const k = ka;
+        ka = kb;
+        kb = k;
+      }
+      a[i] = ka;
+      b[i] = kb;
+      let m = 0;
+      if (kb >= 0) {
+        for (let r = 0; r < 4; r++) {
+          const row = Math.min(h - 1, Math.max(0, y - 1 + r)) * w;
+          for (let c = 0; c < 4; c++) if (data[row + cols[c]] === kb) m |= 1 << (4 * r + c);
+        }
+      }
+      bits[i] = m;
     }
   }
-  const out = new Int16Array(w * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const k = rowsSame[cl(y - 1, h) * w + x];
-      const same = k >= 0 && rowsSame[y * w + x] === k && rowsSame[cl(y + 1, h) * w + x] === k && rowsSame[cl(y + 2, h) * w + x] === k;
-      out[y * w + x] = same ? k : -1;
-    }
-  }
-  return out;
+  return { a, b, bits };
 }
 
 /**
@@ -208,12 +249,22 @@ function voteField(mask, f, W, H) {
   const { data, width: mw, height: mh } = mask;
   const tx = bilinearTaps(mw, W);
   const ty = bilinearTaps(mh, H);
-  const uni = uniformBlocks(mask);
+  const blk = blocks(mask);
   const K = (1.5 * ((W / mw + H / mh) / 2)) / TOTAL;
+  // run[x]: the first display column after x with another left tap
+  const run = new Int32Array(W);
+  for (let x = W - 1; x >= 0; x--) run[x] = x + 1 < W && tx.i0[x + 1] === tx.i0[x] ? run[x + 1] : x + 1;
+  // colSum[x * 16 + nibble]: a footprint row's weight on the columns a 4-bit nibble marks
+  const colSum = new Int32Array(W * 16);
+  for (let x = 0; x < W; x++) {
+    const fx = tx.f[x];
+    for (let nib = 0; nib < 16; nib++) colSum[x * 16 + nib] = (nib & 1) * (Q - fx) + ((nib >> 1) & 1) * Q + ((nib >> 2) & 1) * Q + ((nib >> 3) & 1) * fx;
+  }
   const acc = new Int32Array(256);
   const touched = new Uint8Array(16);
   const rows = new Int32Array(4);
   const rw = new Int32Array(4);
+  f.t.fill(255);
   for (let y = 0, i = 0; y < H; y++) {
     const y0 = ty.i0[y];
     const fy = ty.f[y];
@@ -225,48 +276,68 @@ function voteField(mask, f, W, H) {
     const a0 = y0 * mw;
     for (let x = 0; x < W; x++, i++) {
       const x0 = tx.i0[x];
-      const k = uni[a0 + x0];
-      if (k >= 0) {
-        f.k1[i] = k;
-        f.k2[i] = k;
-        f.t[i] = 255;
+      const ka = blk.a[a0 + x0];
+      const kb = blk.b[a0 + x0];
+      if (ka >= 0 && kb < 0) {
+        // one class under the whole footprint: the run of pixels on this mask column
+        const end = i + run[x] - x;
+        f.k1.fill(ka, i, end);
+        f.k2.fill(ka, i, end);
+        i = end - 1;
+        x = run[x] - 1;
         continue;
       }
-      const fx = tx.f[x];
-      let m = 0;
-      for (let r = 0; r < 4; r++) {
-        if (!rw[r]) continue;
-        for (let c = 0; c < 4; c++) {
-          const cw = c === 0 ? Q - fx : c === 3 ? fx : Q;
-          if (!cw) continue;
-          const cls = data[rows[r] + Math.min(mw - 1, Math.max(0, x0 - 1 + c))];
-          if (acc[cls] === 0) touched[m++] = cls;
-          acc[cls] += rw[r] * cw;
+      let bw;
+      let bk;
+      let sw;
+      let sk;
+      if (ka >= 0) {
+        // two classes: b's weight from its bit pattern, a's is the rest
+        const m = blk.bits[a0 + x0];
+        const c = x * 16;
+        const wb = rw[0] * colSum[c + (m & 15)] + Q * (colSum[c + ((m >> 4) & 15)] + colSum[c + ((m >> 8) & 15)]) + fy * colSum[c + (m >> 12)];
+        const wa = TOTAL - wb;
+        const aWins = wa >= wb; // a tie keeps the lower class, a
+        bw = aWins ? wa : wb;
+        bk = aWins ? ka : kb;
+        sw = aWins ? wb : wa;
+        sk = aWins ? kb : ka;
+      } else {
+        const fx = tx.f[x];
+        let m = 0;
+        for (let r = 0; r < 4; r++) {
+          if (!rw[r]) continue;
+          for (let c = 0; c < 4; c++) {
+            const cw = c === 0 ? Q - fx : c === 3 ? fx : Q;
+            if (!cw) continue;
+            const cls = data[rows[r] + Math.min(mw - 1, Math.max(0, x0 - 1 + c))];
+            if (acc[cls] === 0) touched[m++] = cls;
+            acc[cls] += rw[r] * cw;
+          }
         }
-      }
-      let bw = -1;
-      let bk = 256;
-      let sw = -1;
-      let sk = 256;
-      for (let j = 0; j < m; j++) {
-        const c = touched[j];
-        const w = acc[c];
-        acc[c] = 0;
-        if (w > bw || (w === bw && c < bk)) {
-          sw = bw;
-          sk = bk;
-          bw = w;
-          bk = c;
-        } else if (w > sw || (w === sw && c < sk)) {
-          sw = w;
-          sk = c;
+        bw = -1;
+        bk = 256;
+        sw = -1;
+        sk = 256;
+        for (let j = 0; j < m; j++) {
+          const c = touched[j];
+          const w = acc[c];
+          acc[c] = 0;
+          if (w > bw || (w === bw && c < bk)) {
+            sw = bw;
+            sk = bk;
+            bw = w;
+            bk = c;
+          } else if (w > sw || (w === sw && c < sk)) {
+            sw = w;
+            sk = c;
+          }
         }
       }
       f.k1[i] = bk;
       if (sw <= 0) {
         // no other class in reach: no edge (also when scaling down)
         f.k2[i] = bk;
-        f.t[i] = 255;
         continue;
       }
       const d = (bw - sw) * K;

@@ -2,8 +2,9 @@
 // holds the overlay, drawn once per result (or settings change) instead of once per video
 // frame. The browser's compositor puts the two together, so no video pixel passes through
 // the page's own code or a canvas. For the modes whose composite is the video alpha-blended
-// with one colour per pixel, the overlay is built at the display size once per result from
-// the smooth edges (edges.js):
+// with one colour per pixel, the overlay is built once per result from the smooth edges
+// (edges.js) at the display size or FIELD_SCALE x the mask's, whichever is smaller, and
+// scaled to the display bilinearly by drawImage:
 //
 //   filled:     the edge field's class colours, alpha round(255 * opacity) (0 where hidden),
 //               mixed with the class across the edge in the anti-aliased band (edge-mix.js)
@@ -15,9 +16,9 @@
 // (stage-renderer.js), so the overlay is drawn unmirrored.
 
 import { overlayFromField } from "./edge-mix.js";
-import { edgeField, heatLevel } from "./edges.js";
+import { edgeField, fieldSize, heatLevel } from "./edges.js";
 import { heatLut } from "./effects.js";
-import { fitLongSide } from "./util.js";
+import { fitLongSide, sizedCanvas } from "./util.js";
 
 /** Modes this path draws over the live video. */
 export const LAYER_MODES = new Set(["filled", "contour", "confidence"]);
@@ -31,7 +32,8 @@ const HEAT = heatLut();
  */
 
 /**
- * The overlay's RGBA pixels for one result at W x H (straight alpha, as ImageData takes them).
+ * The overlay's RGBA pixels for one result for a W x H display (straight alpha, as ImageData
+ * takes them), at edges.js fieldSize.
  * @param {string} mode  one of LAYER_MODES
  * @param {Plane} mask  class indices at model resolution
  * @param {LayerSettings} settings
@@ -42,20 +44,24 @@ const HEAT = heatLut();
 export function overlayPixels(mode, mask, settings, W, H) {
   const opacity = Math.min(1, Math.max(0, Number(settings.opacity) || 0));
   if (mode === "confidence") {
+    const plane = settings.confidence || mask;
+    const { width: w, height: h } = fieldSize(plane, W, H);
     const A = Math.round(255 * opacity);
-    const level = heatLevel(settings.confidence || mask, W, H);
-    const out = new Uint8ClampedArray(W * H * 4);
+    const level = heatLevel(plane, w, h);
+    const out = new Uint8ClampedArray(w * h * 4);
     for (let i = 0, o = 0; i < level.length; i++, o += 4) {
-      const h = level[i] * 3;
-      out[o] = HEAT[h];
-      out[o + 1] = HEAT[h + 1];
-      out[o + 2] = HEAT[h + 2];
+      const k = level[i] * 3;
+      out[o] = HEAT[k];
+      out[o + 1] = HEAT[k + 1];
+      out[o + 2] = HEAT[k + 2];
       out[o + 3] = A;
     }
-    return { data: out, width: W, height: H };
+    return { data: out, width: w, height: h };
   }
-  const field = edgeField(settings.classes || mask, settings.soft || null, W, H);
-  return { data: overlayFromField(mode, field, settings.lut, opacity), width: W, height: H };
+  const classes = settings.classes || mask;
+  const { width: w, height: h } = fieldSize(classes, W, H);
+  const field = edgeField(classes, settings.soft || null, w, h);
+  return { data: overlayFromField(mode, field, settings.lut, opacity), width: w, height: h };
 }
 
 export class LayerRenderer {
@@ -66,6 +72,8 @@ export class LayerRenderer {
     this.maxSide = maxSide;
     /** @type {any[] | null} what the canvas shows now */
     this.key = null;
+    /** @type {any} the overlay at the field's size, before scaling */
+    this.small = null;
   }
 
   /**
@@ -89,11 +97,22 @@ export class LayerRenderer {
       return true;
     }
     const px = overlayPixels(mode, mask, settings, W, H);
-    if (this.canvas.width !== W || this.canvas.height !== H) {
+    const image = new ImageData(px.data, px.width, px.height);
+    const resized = this.canvas.width !== W || this.canvas.height !== H;
+    if (resized) {
       this.canvas.width = W;
       this.canvas.height = H;
     }
-    this.ctx.putImageData(new ImageData(px.data, px.width, px.height), 0, 0);
+    if (px.width === W && px.height === H) {
+      this.ctx.putImageData(image, 0, 0);
+      return true;
+    }
+    this.small = sizedCanvas(this.small, px.width, px.height);
+    this.small.getContext("2d").putImageData(image, 0, 0);
+    const ctx = this.ctx;
+    if (!resized) ctx.clearRect(0, 0, W, H);
+    ctx.imageSmoothingEnabled = true; // bilinear: the field's anti-aliased edges stay smooth
+    ctx.drawImage(this.small, 0, 0, W, H);
     return true;
   }
 

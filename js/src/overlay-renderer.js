@@ -1,7 +1,8 @@
 // The compositor's path for the modes that are plain alpha blends ("filled", "side-by-side"):
 // the overlay (the class colours with their alpha, anti-aliased along the smooth edges of
-// edges.js) is built at the display size once per result (edge-mix.js overlayFromField), and
-// each video frame is then two drawImage calls (the video, the overlay at 1:1) that the
+// edges.js) is built once per result (edge-mix.js overlayFromField) at the display size or
+// FIELD_SCALE x the mask's, whichever is smaller, and each video frame is then two drawImage
+// calls (the video, the overlay scaled bilinearly) that the
 // browser's compositor does, on the GPU where there is one. The per-pixel path (canvas.js)
 // reads the video back and loops over every display pixel on every video frame; it stays for
 // the other modes and wherever this one is unavailable.
@@ -12,7 +13,7 @@
 
 import { CanvasRenderer } from "./canvas.js";
 import { overlayFromField } from "./edge-mix.js";
-import { edgeField } from "./edges.js";
+import { edgeField, fieldSize } from "./edges.js";
 import { fitLongSide, sizedCanvas } from "./util.js";
 
 /** Modes this path draws; the others go to the per-pixel renderer. */
@@ -66,7 +67,8 @@ export class OverlayRenderer {
       flip(W);
       ctx.drawImage(source, W, 0, W, H); // hidden classes show the frame on the right too
     }
-    ctx.drawImage(colour, side ? W : 0, 0);
+    ctx.imageSmoothingEnabled = true; // the overlay scales bilinearly
+    ctx.drawImage(colour, side ? W : 0, 0, W, H);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
   }
 
@@ -81,12 +83,14 @@ export class OverlayRenderer {
     const key = [mask, settings.soft, settings.classes, settings.lut, settings.mode === "side-by-side" || settings.opacity, W, H];
     const c = this.cached;
     if (this.colour && c.key && key.every((v, i) => v === c.key[i])) return this.colour;
-    this.colour = sizedCanvas(this.colour, W, H);
+    const classes = settings.classes || mask;
+    const { width: w, height: h } = fieldSize(classes, W, H);
+    this.colour = sizedCanvas(this.colour, w, h);
     if (!this.colourCtx) this.colourCtx = this.colour.getContext("2d");
-    const field = edgeField(settings.classes || mask, settings.soft || null, W, H);
+    const field = edgeField(classes, settings.soft || null, w, h);
     const opacity = Math.min(1, Math.max(0, Number(settings.opacity) || 0));
     const px = overlayFromField(settings.mode, field, settings.lut, opacity);
-    this.colourCtx.putImageData(new ImageData(px, W, H), 0, 0);
+    this.colourCtx.putImageData(new ImageData(px, w, h), 0, 0);
     c.key = key;
     return this.colour;
   }
