@@ -12,7 +12,7 @@
 //     A >= 0.5, else background (0); the person's share smoothstep(0.5 - RAMP, 0.5 + RAMP, A);
 //     line = 1 - smoothstep(0, LINE_RAMP, |A - 0.5|).
 // All per-pixel work is at mask resolution or a few integer operations per display pixel:
-// pixels whose 4x4 footprint holds one class are filled in runs, two classes take a bit
+// pixels whose 4x4 footprint holds one class take two writes, two classes take a bit
 // pattern's precomputed column sums, only three or more sum the footprint.
 
 export const RAMP = 0.15;
@@ -101,19 +101,24 @@ function sums(plane, W, H) {
   return out;
 }
 
-/** Mask-resolution multiple the overlay paths compute the field at (the compositor scales
- * the rest bilinearly): the anti-aliased edges stay within a pixel or two at a fraction of
- * the per-result work of the display size. */
-export const FIELD_SCALE = 2;
+/** Mask-resolution multiples the overlay paths compute the field at (the compositor scales
+ * the rest bilinearly): class masks at their own size (the vote's edge, anti-aliased over
+ * about one mask pixel), soft masks at twice it (the ramp stays on the 0.5 line), contour
+ * lines at the display's size (they are a pixel or two wide there). A fraction of the
+ * per-result work of the display size. */
+export const FIELD_SCALE = { classes: 1, soft: 2 };
 
 /**
  * The size the overlay paths compute a field at for a W x H display.
  * @param {{width: number, height: number}} mask
  * @param {number} W
  * @param {number} H
+ * @param {{soft?: boolean, mode?: string}} [what]  a soft mask (the person probability); the mode
  */
-export function fieldSize(mask, W, H) {
-  return { width: Math.min(W, FIELD_SCALE * mask.width), height: Math.min(H, FIELD_SCALE * mask.height) };
+export function fieldSize(mask, W, H, { soft = false, mode = "" } = {}) {
+  if (mode === "contour") return { width: W, height: H };
+  const f = soft ? FIELD_SCALE.soft : FIELD_SCALE.classes;
+  return { width: Math.min(W, f * mask.width), height: Math.min(H, f * mask.height) };
 }
 
 /** The effects' person alpha at W x H: `alpha` scaled bilinearly through the soft ramp. @param {Plane} alpha @param {number} W @param {number} H */
@@ -167,14 +172,31 @@ function blocks(mask) {
   const b = new Int16Array(n);
   const bits = new Uint16Array(n);
   const cols = new Int32Array(4);
+  const cl = (/** @type {number} */ v, /** @type {number} */ m) => (v < 0 ? 0 : v >= m ? m - 1 : v);
+  // rowSame: the class when columns x-1 .. x+2 (clamped) of row y are all one class, else -1
+  const rowSame = new Int16Array(n);
   for (let y = 0; y < h; y++) {
+    const r = y * w;
     for (let x = 0; x < w; x++) {
-      for (let c = 0; c < 4; c++) cols[c] = Math.min(w - 1, Math.max(0, x - 1 + c));
+      const k = data[r + cl(x - 1, w)];
+      rowSame[r + x] = data[r + x] === k && data[r + cl(x + 1, w)] === k && data[r + cl(x + 2, w)] === k ? k : -1;
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    const [r0, r1, r2, r3] = [cl(y - 1, h) * w, y * w, cl(y + 1, h) * w, cl(y + 2, h) * w];
+    for (let x = 0; x < w; x++) {
+      const k = rowSame[r0 + x];
+      if (k >= 0 && rowSame[r1 + x] === k && rowSame[r2 + x] === k && rowSame[r3 + x] === k) {
+        a[y * w + x] = k; // the common case: one class (b = -1)
+        b[y * w + x] = -1;
+        continue;
+      }
+      for (let c = 0; c < 4; c++) cols[c] = cl(x - 1 + c, w);
       let ka = -1;
       let kb = -1;
       let many = false;
       for (let r = 0; r < 4 && !many; r++) {
-        const row = Math.min(h - 1, Math.max(0, y - 1 + r)) * w;
+        const row = cl(y - 1 + r, h) * w;
         for (let c = 0; c < 4; c++) {
           const k = data[row + cols[c]];
           if (ka < 0 || k === ka) ka = k;
@@ -197,7 +219,7 @@ function blocks(mask) {
       let m = 0;
       if (kb >= 0) {
         for (let r = 0; r < 4; r++) {
-          const row = Math.min(h - 1, Math.max(0, y - 1 + r)) * w;
+          const row = cl(y - 1 + r, h) * w;
           for (let c = 0; c < 4; c++) if (data[row + cols[c]] === kb) m |= 1 << (4 * r + c);
         }
       }
@@ -251,9 +273,8 @@ function voteField(mask, f, W, H) {
   const ty = bilinearTaps(mh, H);
   const blk = blocks(mask);
   const K = (1.5 * ((W / mw + H / mh) / 2)) / TOTAL;
-  // run[x]: the first display column after x with another left tap
-  const run = new Int32Array(W);
-  for (let x = W - 1; x >= 0; x--) run[x] = x + 1 < W && tx.i0[x + 1] === tx.i0[x] ? run[x + 1] : x + 1;
+  const { k1, k2 } = f;
+  const [ba, bb] = [blk.a, blk.b];
   // colSum[x * 16 + nibble]: a footprint row's weight on the columns a 4-bit nibble marks
   const colSum = new Int32Array(W * 16);
   for (let x = 0; x < W; x++) {
@@ -276,15 +297,12 @@ function voteField(mask, f, W, H) {
     const a0 = y0 * mw;
     for (let x = 0; x < W; x++, i++) {
       const x0 = tx.i0[x];
-      const ka = blk.a[a0 + x0];
-      const kb = blk.b[a0 + x0];
-      if (ka >= 0 && kb < 0) {
-        // one class under the whole footprint: the run of pixels on this mask column
-        const end = i + run[x] - x;
-        f.k1.fill(ka, i, end);
-        f.k2.fill(ka, i, end);
-        i = end - 1;
-        x = run[x] - 1;
+      const ka = ba[a0 + x0];
+      const kb = bb[a0 + x0];
+      if (kb < 0 && ka >= 0) {
+        // one class under the whole footprint
+        k1[i] = ka;
+        k2[i] = ka;
         continue;
       }
       let bw;
