@@ -55,17 +55,21 @@ function blocks(mask) {
   for (let y = 0; y < h; y++) {
     const r = y * w;
     for (let x = 0; x < w; x++) {
-      const k = data[r + cl(x - 1, w)];
-      rowSame[r + x] = data[r + x] === k && data[r + cl(x + 1, w)] === k && data[r + cl(x + 2, w)] === k ? k : -1;
+      const k = data[r + (x > 0 ? x - 1 : 0)];
+      const same = data[r + x] === k && data[r + (x + 1 < w ? x + 1 : w - 1)] === k && data[r + (x + 2 < w ? x + 2 : w - 1)] === k;
+      rowSame[r + x] = same ? k : -1;
     }
   }
   for (let y = 0; y < h; y++) {
-    const [r0, r1, r2, r3] = [cl(y - 1, h) * w, y * w, cl(y + 1, h) * w, cl(y + 2, h) * w];
+    const r0 = (y > 0 ? y - 1 : 0) * w;
+    const r1 = y * w;
+    const r2 = (y + 1 < h ? y + 1 : h - 1) * w;
+    const r3 = (y + 2 < h ? y + 2 : h - 1) * w;
     for (let x = 0; x < w; x++) {
       const k = rowSame[r0 + x];
       if (k >= 0 && rowSame[r1 + x] === k && rowSame[r2 + x] === k && rowSame[r3 + x] === k) {
-        a[y * w + x] = k; // the common case: one class (b = -1)
-        b[y * w + x] = -1;
+        a[r1 + x] = k; // the common case: one class (b = -1)
+        b[r1 + x] = -1;
         continue;
       }
       for (let c = 0; c < 4; c++) cols[c] = cl(x - 1 + c, w);
