@@ -16,7 +16,8 @@ agree bit for bit). Per display pixel the result is an :class:`EdgeField`:
 * Soft masks (the ``person`` profile's confidence ``p``, 0..255): ``A`` = bilinear ``p``;
   ``k1`` is person (1) where ``A >= 0.5`` (what ``mask_at`` gives), else background (0),
   ``k2`` the other; the person's share is ``smoothstep(0.5 - RAMP, 0.5 + RAMP, A)`` and
-  ``line = 1 - smoothstep(0, LINE_RAMP, |A - 0.5|)``.
+  the contour's ``line = clamp(1.5 - d)`` with ``d = |A - 0.5| / |grad A|`` (display px to the
+  0.5 line; ``grad`` by central differences of the bilinear sums, clamped at the border).
 
 ``alpha_at`` gives the background effects' person alpha through the same soft ramp; a profile
 without a confidence uses :func:`class_alpha` (the person class's 3x3 share) as ``p``.
@@ -32,8 +33,6 @@ __all__ = ["RAMP", "EdgeField", "alpha_at", "bilinear_taps", "class_alpha", "edg
 
 #: Half-width of the soft mask's smoothstep ramp around 0.5 (probability units).
 RAMP = 0.15
-#: Half-width of the soft contour line (probability units around 0.5).
-LINE_RAMP = 0.1
 _Q = 256  # bilinear weights in 1/256
 _TOTAL = (3 * _Q) ** 2  # sum of the vote weights of one display pixel
 _LEVELS = 255 * _Q  # soft levels: (bilinear sum) >> 8 is 0..65280
@@ -54,15 +53,25 @@ def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     return u * u * (3.0 - 2.0 * u)
 
 
-def soft_tables() -> tuple[np.ndarray, np.ndarray]:
-    """``(t, line)`` uint8 look-up tables over the 65281 soft levels (``js/src/edges.js``)."""
+def soft_table() -> np.ndarray:
+    """The ramp's uint8 look-up table over the 65281 soft levels (``js/src/edges.js``)."""
     a = np.arange(_LEVELS + 1, dtype=np.float64) / _LEVELS
-    t = np.floor(255.0 * _smoothstep(0.5 - RAMP, 0.5 + RAMP, a) + 0.5).astype(np.uint8)
-    line = np.floor(255.0 * (1.0 - _smoothstep(0.0, LINE_RAMP, np.abs(a - 0.5))) + 0.5)
-    return t, line.astype(np.uint8)
+    return np.floor(255.0 * _smoothstep(0.5 - RAMP, 0.5 + RAMP, a) + 0.5).astype(np.uint8)
 
 
-_SOFT_T, _SOFT_LINE = soft_tables()
+_SOFT_T = soft_table()
+
+
+def _soft_line(total: np.ndarray) -> np.ndarray:
+    """The contour's coverage from the bilinear sums: 1.5 px minus the distance to 0.5."""
+    p = np.pad(total, 1, mode="edge")
+    gx = p[1:-1, 2:] - p[1:-1, :-2]
+    gy = p[2:, 1:-1] - p[:-2, 1:-1]
+    g = np.sqrt((gx * gx + gy * gy).astype(np.float64))
+    off = np.abs(2 * total - _HALF).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(g > 0, off / np.where(g > 0, g, 1.0), np.inf)
+    return np.floor(255.0 * np.clip(1.5 - d, 0.0, 1.0) + 0.5).astype(np.uint8)
 
 
 def bilinear_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,7 +144,7 @@ def edge_field(mask: np.ndarray, soft: np.ndarray | None, h: int, w: int) -> Edg
         person = total * 2 >= _HALF
         t = np.where(person, _SOFT_T[level], 255 - _SOFT_T[level]).astype(np.uint8)
         k1 = person.astype(np.uint8)
-        return EdgeField(k1, 1 - k1, t, _SOFT_LINE[level])
+        return EdgeField(k1, 1 - k1, t, _soft_line(total))
     k1, k2, margin = _votes(mask, h, w)
     d = margin * _scale(mask.shape, h, w)
     t = np.floor(255.0 * np.minimum(1.0, 0.5 + d) + 0.5).astype(np.uint8)

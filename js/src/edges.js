@@ -10,7 +10,8 @@
 //     distance (display px) to the boundary: t = min(1, 0.5 + d), line = clamp(1.5 - d).
 //   Soft masks (the person profile's probability p): A = bilinear p; k1 = person (1) where
 //     A >= 0.5, else background (0); the person's share smoothstep(0.5 - RAMP, 0.5 + RAMP, A);
-//     line = 1 - smoothstep(0, LINE_RAMP, |A - 0.5|).
+//     the contour's line = clamp(1.5 - d), d = |A - 0.5| / |grad A| (display px to the 0.5
+//     line; grad by central differences of the bilinear sums, clamped at the border).
 // All per-pixel work is at mask resolution or a few integer operations per display pixel:
 // pixels whose 4x4 footprint holds one class take two writes, two classes take a bit
 // pattern's precomputed column sums, only three or more sum the footprint.
@@ -20,7 +21,6 @@ import { Q, bilinearTaps, voteField } from "./edge-vote.js";
 export { bilinearTaps };
 
 export const RAMP = 0.15;
-export const LINE_RAMP = 0.1;
 const LEVELS = 255 * Q;
 const HALF = 255 * Q * Q;
 
@@ -35,21 +35,16 @@ function smoothstep(e0, e1, x) {
   return u * u * (3 - 2 * u);
 }
 
-/** The soft ramp's [t, line] tables over the 65281 levels (segwidget/edges.py soft_tables). */
-export function softTables() {
+/** The soft ramp's table over the 65281 levels (segwidget/edges.py soft_table). */
+export function softTable() {
   const t = new Uint8Array(LEVELS + 1);
-  const line = new Uint8Array(LEVELS + 1);
-  for (let i = 0; i <= LEVELS; i++) {
-    const a = i / LEVELS;
-    t[i] = Math.floor(255 * smoothstep(0.5 - RAMP, 0.5 + RAMP, a) + 0.5);
-    line[i] = Math.floor(255 * (1 - smoothstep(0, LINE_RAMP, Math.abs(a - 0.5))) + 0.5);
-  }
-  return [t, line];
+  for (let i = 0; i <= LEVELS; i++) t[i] = Math.floor(255 * smoothstep(0.5 - RAMP, 0.5 + RAMP, i / LEVELS) + 0.5);
+  return t;
 }
 
-/** @type {Uint8Array[] | null} */
-let tables = null;
-const soft = () => (tables = tables || softTables());
+/** @type {Uint8Array | null} */
+let table = null;
+const ramp = () => (table = table || softTable());
 
 /**
  * The bilinear sums (units of 1/65536) of `plane` at W x H: each plane row is interpolated
@@ -102,7 +97,7 @@ export function fieldSize(mask, W, H, { soft = false, mode = "" } = {}) {
 
 /** The effects' person alpha at W x H: `alpha` scaled bilinearly through the soft ramp. @param {Plane} alpha @param {number} W @param {number} H */
 export function alphaAt(alpha, W, H) {
-  const [t] = soft();
+  const t = ramp();
   const s = sums(alpha, W, H);
   const out = new Uint8Array(W * H);
   for (let i = 0; i < out.length; i++) out[i] = t[s[i] >> 8];
@@ -151,18 +146,27 @@ export function edgeField(mask, softPlane, W, H) {
   const n = W * H;
   const f = { k1: new Uint8Array(n), k2: new Uint8Array(n), t: new Uint8Array(n), line: new Uint8Array(n), width: W, height: H };
   if (softPlane) {
-    const [T, L] = soft();
+    const T = ramp();
     const s = sums(softPlane, W, H);
-    for (let i = 0; i < n; i++) {
-      const level = s[i] >> 8;
-      if (s[i] * 2 >= HALF) {
-        f.k1[i] = 1;
-        f.t[i] = T[level];
-      } else {
-        f.k2[i] = 1;
-        f.t[i] = 255 - T[level];
+    for (let y = 0, i = 0; y < H; y++) {
+      const up = y > 0 ? -W : 0;
+      const down = y < H - 1 ? W : 0;
+      for (let x = 0; x < W; x++, i++) {
+        const v = s[i];
+        const level = v >> 8;
+        if (v * 2 >= HALF) {
+          f.k1[i] = 1;
+          f.t[i] = T[level];
+        } else {
+          f.k2[i] = 1;
+          f.t[i] = 255 - T[level];
+        }
+        // the contour: 1.5 px minus the distance to the 0.5 line (central differences)
+        const gx = s[x < W - 1 ? i + 1 : i] - s[x > 0 ? i - 1 : i];
+        const gy = s[i + down] - s[i + up];
+        const g = Math.sqrt(gx * gx + gy * gy);
+        if (g > 0) f.line[i] = Math.floor(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(2 * v - HALF) / g)) + 0.5);
       }
-      f.line[i] = L[level];
     }
     return f;
   }
