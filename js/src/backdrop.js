@@ -36,7 +36,7 @@ export function drawSource(ctx, source, W, H, mirror) {
   ctx.setTransform(1, 0, 0, 1, 0, 0);
 }
 
-/** Paints blur and replace; holds its work canvases and the feathered alpha between frames. */
+/** Paints blur and replace; holds its work canvases and the display-size alpha between frames. */
 export class EffectsPainter {
   /** @param {{createCanvas?: (w: number, h: number) => any}} [options]  (tests pass a fake) */
   constructor({ createCanvas = defaultCanvas } = {}) {
