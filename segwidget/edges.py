@@ -15,11 +15,13 @@ agree bit for bit). Per display pixel the result is an :class:`EdgeField`:
   ``t = min(1, 0.5 + d)``, ``line = clamp(1.5 - d)`` (a 2-px line, one px on each side).
 * Soft masks (the ``person`` profile's confidence ``p``, 0..255): ``A`` = bilinear ``p``;
   ``k1`` is person (1) where ``A >= 0.5`` (what ``mask_at`` gives), else background (0),
-  ``k2`` the other; the person's share is ``smoothstep(0.5 - RAMP, 0.5 + RAMP, A)`` and
-  the contour's ``line = clamp(1.5 - d)`` with ``d = |A - 0.5| / |grad A|`` (display px to the
+  ``k2`` the other; the person's share is ``A`` itself (soft masks keep their ramp, so the
+  overlay paths can scale a mask-size field bilinearly and draw the same), and the
+  contour's ``line = clamp(1.5 - d)`` with ``d = |A - 0.5| / |grad A|`` (display px to the
   0.5 line; ``grad`` by central differences of the bilinear sums, clamped at the border).
 
-``alpha_at`` gives the background effects' person alpha through the same soft ramp; a profile
+``alpha_at`` gives the background effects' person alpha: ``A`` through a smoothstep ramp
+``0.5 -+ RAMP`` (a sharper cut-out: no glow, no ghost of the old background); a profile
 without a confidence uses :func:`class_alpha` (the person class's 3x3 share) as ``p``.
 """
 
@@ -140,9 +142,9 @@ def edge_field(mask: np.ndarray, soft: np.ndarray | None, h: int, w: int) -> Edg
     person probability, uint8, the mask's shape) the two classes come from it instead."""
     if soft is not None:
         total = _bilinear_sum(soft, h, w)
-        level = total >> 8
+        share = ((total + (1 << 15)) >> 16).astype(np.uint8)  # round(255 A)
         person = total * 2 >= _HALF
-        t = np.where(person, _SOFT_T[level], 255 - _SOFT_T[level]).astype(np.uint8)
+        t = np.where(person, share, 255 - share).astype(np.uint8)
         k1 = person.astype(np.uint8)
         return EdgeField(k1, 1 - k1, t, _soft_line(total))
     k1, k2, margin = _votes(mask, h, w)

@@ -9,7 +9,8 @@
 //     weight wins (ties: the lower class), the runner-up is k2; d = margin * 1.5 * scale is the
 //     distance (display px) to the boundary: t = min(1, 0.5 + d), line = clamp(1.5 - d).
 //   Soft masks (the person profile's probability p): A = bilinear p; k1 = person (1) where
-//     A >= 0.5, else background (0); the person's share smoothstep(0.5 - RAMP, 0.5 + RAMP, A);
+//     A >= 0.5, else background (0); the person's share is A itself (soft masks keep their
+//     ramp, so a mask-size field scaled bilinearly by drawImage draws the same);
 //     the contour's line = clamp(1.5 - d), d = |A - 0.5| / |grad A| (display px to the 0.5
 //     line; grad by central differences of the bilinear sums, clamped at the border).
 // All per-pixel work is at mask resolution or a few integer operations per display pixel:
@@ -75,27 +76,27 @@ function sums(plane, W, H) {
   return out;
 }
 
-/** Mask-resolution multiples the overlay paths compute the field at (the compositor scales
- * the rest bilinearly): class masks at their own size (the vote's edge, anti-aliased over
- * about one mask pixel), soft masks at twice it (the ramp stays on the 0.5 line), contour
- * lines at the display's size (they are a pixel or two wide there). A fraction of the
- * per-result work of the display size. */
-export const FIELD_SCALE = { classes: 1, soft: 2 };
+/** Mask-resolution multiple the overlay paths compute the field at (drawImage scales the rest
+ * bilinearly): the mask's own size (class edges anti-aliased over about one mask pixel, soft
+ * ones keep their ramp); contour lines (a pixel or two wide) and the confidence view's heat
+ * colours (not linear in the level) at the display's. A
+ * fraction of the per-result work of the display size. */
+export const FIELD_SCALE = 1;
 
 /**
  * The size the overlay paths compute a field at for a W x H display.
  * @param {{width: number, height: number}} mask
  * @param {number} W
  * @param {number} H
- * @param {{soft?: boolean, mode?: string}} [what]  a soft mask (the person probability); the mode
+ * @param {{mode?: string}} [what]  the mode
  */
-export function fieldSize(mask, W, H, { soft = false, mode = "" } = {}) {
-  if (mode === "contour") return { width: W, height: H };
-  const f = soft ? FIELD_SCALE.soft : FIELD_SCALE.classes;
-  return { width: Math.min(W, f * mask.width), height: Math.min(H, f * mask.height) };
+export function fieldSize(mask, W, H, { mode = "" } = {}) {
+  if (mode === "contour" || mode === "confidence") return { width: W, height: H };
+  return { width: Math.min(W, FIELD_SCALE * mask.width), height: Math.min(H, FIELD_SCALE * mask.height) };
 }
 
-/** The effects' person alpha at W x H: `alpha` scaled bilinearly through the soft ramp. @param {Plane} alpha @param {number} W @param {number} H */
+/** The effects' person alpha at W x H: `alpha` scaled bilinearly through the smoothstep ramp
+ * 0.5 -+ RAMP (a sharp cut-out: no glow, no ghost of the old background). @param {Plane} alpha @param {number} W @param {number} H */
 export function alphaAt(alpha, W, H) {
   const t = ramp();
   const s = sums(alpha, W, H);
@@ -146,20 +147,19 @@ export function edgeField(mask, softPlane, W, H) {
   const n = W * H;
   const f = { k1: new Uint8Array(n), k2: new Uint8Array(n), t: new Uint8Array(n), line: new Uint8Array(n), width: W, height: H };
   if (softPlane) {
-    const T = ramp();
     const s = sums(softPlane, W, H);
     for (let y = 0, i = 0; y < H; y++) {
       const up = y > 0 ? -W : 0;
       const down = y < H - 1 ? W : 0;
       for (let x = 0; x < W; x++, i++) {
         const v = s[i];
-        const level = v >> 8;
+        const share = (v + 32768) >>> 16; // round(255 A)
         if (v * 2 >= HALF) {
           f.k1[i] = 1;
-          f.t[i] = T[level];
+          f.t[i] = share;
         } else {
           f.k2[i] = 1;
-          f.t[i] = 255 - T[level];
+          f.t[i] = 255 - share;
         }
         // the contour: 1.5 px minus the distance to the 0.5 line (central differences)
         const gx = s[x < W - 1 ? i + 1 : i] - s[x > 0 ? i - 1 : i];

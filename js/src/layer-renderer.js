@@ -4,7 +4,7 @@
 // the page's own code or a canvas. For the modes whose composite is the video alpha-blended
 // with one colour per pixel, the overlay is built once per result from the smooth edges
 // (edges.js) at edges.js fieldSize (FIELD_SCALE x the mask's size or the display's,
-// whichever is smaller; contour lines at the display's) and scaled to the display
+// whichever is smaller; contour and confidence at the display's) and scaled to the display
 // bilinearly by drawImage:
 //
 //   filled:     the edge field's class colours, alpha round(255 * opacity) (0 where hidden),
@@ -46,7 +46,7 @@ export function overlayPixels(mode, mask, settings, W, H) {
   const opacity = Math.min(1, Math.max(0, Number(settings.opacity) || 0));
   if (mode === "confidence") {
     const plane = settings.confidence || mask;
-    const { width: w, height: h } = fieldSize(plane, W, H, { soft: true });
+    const { width: w, height: h } = fieldSize(plane, W, H, { mode });
     const A = Math.round(255 * opacity);
     const level = heatLevel(plane, w, h);
     const out = new Uint8ClampedArray(w * h * 4);
@@ -60,7 +60,7 @@ export function overlayPixels(mode, mask, settings, W, H) {
     return { data: out, width: w, height: h };
   }
   const classes = settings.classes || mask;
-  const { width: w, height: h } = fieldSize(classes, W, H, { soft: !!settings.soft, mode });
+  const { width: w, height: h } = fieldSize(classes, W, H, { mode });
   const field = edgeField(classes, settings.soft || null, w, h);
   return { data: overlayFromField(mode, field, settings.lut, opacity), width: w, height: h };
 }

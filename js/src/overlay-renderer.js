@@ -1,7 +1,7 @@
 // The compositor's path for the modes that are plain alpha blends ("filled", "side-by-side"):
 // the overlay (the class colours with their alpha, anti-aliased along the smooth edges of
 // edges.js) is built once per result (edge-mix.js overlayFromField) at the display size or
-// FIELD_SCALE x the mask's, whichever is smaller,, and each video frame is then two drawImage
+// FIELD_SCALE x the mask's, whichever is smaller, and each video frame is then two drawImage
 // calls (the video, the overlay scaled bilinearly) that the
 // browser's compositor does, on the GPU where there is one. The per-pixel path (canvas.js)
 // reads the video back and loops over every display pixel on every video frame; it stays for
@@ -84,7 +84,7 @@ export class OverlayRenderer {
     const c = this.cached;
     if (this.colour && c.key && key.every((v, i) => v === c.key[i])) return this.colour;
     const classes = settings.classes || mask;
-    const { width: w, height: h } = fieldSize(classes, W, H, { soft: !!settings.soft });
+    const { width: w, height: h } = fieldSize(classes, W, H);
     this.colour = sizedCanvas(this.colour, w, h);
     if (!this.colourCtx) this.colourCtx = this.colour.getContext("2d");
     const field = edgeField(classes, settings.soft || null, w, h);

@@ -79,6 +79,6 @@ test("overlay pixels: class colours at the opacity's alpha along smooth edges, h
   const conf = { data: Uint8Array.from([0, 255]), width: 2, height: 1 };
   const heat = overlayPixels("confidence", conf, { mode: "confidence", opacity: 0.5, lut, confidence: conf }, 6, 1);
   assert.deepEqual([...heat.data.subarray(0, 4)], [0, 0, 255, 128]);
-  assert.deepEqual([heat.width, heat.height], [4, 1]); // FIELD_SCALE x the plane: the GPU scales the rest
-  assert.deepEqual([...heat.data.subarray(12, 16)], [255, 0, 0, 128]);
+  assert.deepEqual([heat.width, heat.height], [6, 1]); // display size: heat is not linear
+  assert.deepEqual([...heat.data.subarray(20, 24)], [255, 0, 0, 128]);
 });
