@@ -103,7 +103,8 @@ export class CanvasRenderer {
     } else {
       const classes = mirrorPlane(settings.classes || rawMask, mirror);
       const soft = settings.soft ? mirrorPlane(settings.soft, mirror) : null;
-      const field = this._cached([classes, soft, W, H], () => edgeField(classes, soft, W, H));
+      const lines = mode === "contour";
+      const field = this._cached([classes, soft, W, H, lines], () => edgeField(classes, soft, W, H, { lines }));
       const { lut, opacity } = settings;
       compose(mode, video, field.k1, W, H, lut, opacity, { out: this.image.data, boundary: field.line });
       mixEdges(mode, this.image.data, video, field, W, H, lut, Math.min(1, Math.max(0, Number(opacity) || 0)));

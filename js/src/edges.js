@@ -141,9 +141,11 @@ export function classAlpha(mask, k) {
  * @param {Plane | null} softPlane
  * @param {number} W
  * @param {number} H
+ * @param {{lines?: boolean}} [options]  lines: false leaves a soft mask's contour lines out
+ *   (all 0; they cost a square root per pixel, and only the contour mode draws them)
  * @returns {EdgeField}
  */
-export function edgeField(mask, softPlane, W, H) {
+export function edgeField(mask, softPlane, W, H, { lines = true } = {}) {
   const n = W * H;
   const f = { k1: new Uint8Array(n), k2: new Uint8Array(n), t: new Uint8Array(n), line: new Uint8Array(n), width: W, height: H };
   if (softPlane) {
@@ -161,6 +163,7 @@ export function edgeField(mask, softPlane, W, H) {
           f.k2[i] = 1;
           f.t[i] = 255 - share;
         }
+        if (!lines) continue;
         // the contour: 1.5 px minus the distance to the 0.5 line (central differences)
         const gx = s[x < W - 1 ? i + 1 : i] - s[x > 0 ? i - 1 : i];
         const gy = s[i + down] - s[i + up];

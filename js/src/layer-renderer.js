@@ -61,7 +61,7 @@ export function overlayPixels(mode, mask, settings, W, H) {
   }
   const classes = settings.classes || mask;
   const { width: w, height: h } = fieldSize(classes, W, H, { mode });
-  const field = edgeField(classes, settings.soft || null, w, h);
+  const field = edgeField(classes, settings.soft || null, w, h, { lines: mode === "contour" });
   return { data: overlayFromField(mode, field, settings.lut, opacity), width: w, height: h };
 }
 

@@ -87,7 +87,7 @@ export class OverlayRenderer {
     const { width: w, height: h } = fieldSize(classes, W, H);
     this.colour = sizedCanvas(this.colour, w, h);
     if (!this.colourCtx) this.colourCtx = this.colour.getContext("2d");
-    const field = edgeField(classes, settings.soft || null, w, h);
+    const field = edgeField(classes, settings.soft || null, w, h, { lines: false });
     const opacity = Math.min(1, Math.max(0, Number(settings.opacity) || 0));
     const px = overlayFromField(settings.mode, field, settings.lut, opacity);
     this.colourCtx.putImageData(new ImageData(px, w, h), 0, 0);

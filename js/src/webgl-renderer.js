@@ -183,7 +183,7 @@ export class WebGLRenderer {
     const mirror = !!settings.mirror;
     const heat = settings.mode === "confidence";
     const planes = heat ? [settings.confidence || mask, null] : [settings.classes || mask, settings.soft || null];
-    const key = [...planes, heat, mirror, W, H];
+    const key = [...planes, heat, mirror, W, H, settings.mode === "contour"];
     if (key.every((v, i) => v === this.held.field[i])) return;
     this.held.field = key;
     const rgba = new Uint8Array(W * H * 4);
@@ -192,7 +192,7 @@ export class WebGLRenderer {
       for (let i = 0; i < level.length; i++) rgba[i * 4] = level[i];
     } else {
       const soft = planes[1] ? mirrorPlane(planes[1], mirror) : null;
-      const f = edgeField(mirrorPlane(planes[0], mirror), soft, W, H);
+      const f = edgeField(mirrorPlane(planes[0], mirror), soft, W, H, { lines: settings.mode === "contour" });
       for (let i = 0, o = 0; i < f.k1.length; i++, o += 4) {
         rgba[o] = f.k1[i];
         rgba[o + 1] = f.k2[i];
