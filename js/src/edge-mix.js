@@ -96,30 +96,48 @@ export function overlayFromField(mode, field, lut, opacity, out) {
     if (!lut[k * 4 + 3] || contour) continue;
     solidBytes.set([lut[k * 4], lut[k * 4 + 1], lut[k * 4 + 2], A], k * 4);
   }
-  for (let i = 0, o = 0; i < n; i++, o += 4) {
+  // the edge pixels' words per class pair (contour: per class) for every share 0..255
+  /** @type {Map<number, Uint32Array>} */
+  const pairs = new Map();
+  const words = (/** @type {number} */ c1, /** @type {number} */ c2) => {
+    const tab = new Uint32Array(256);
+    const bytes = new Uint8Array(tab.buffer);
+    for (let s = 0; s < 256; s++) bytes.set(edgePixel(contour, lut, a, c1, c2, s), s * 4);
+    pairs.set(c1 * 256 + c2, tab);
+    return tab;
+  };
+  for (let i = 0; i < n; i++) {
     if (contour ? line[i] === 0 : t[i] === 255) {
       px32[i] = solid[k1[i]]; // away from edges: one class (contour: nothing)
       continue;
     }
-    const c1 = k1[i] * 4;
-    const a1 = lut[c1 + 3] ? a : 0;
-    if (contour) {
-      px[o] = lut[c1];
-      px[o + 1] = lut[c1 + 1];
-      px[o + 2] = lut[c1 + 2];
-      px[o + 3] = Math.round((255 * a1 * line[i]) / 255);
-      continue;
-    }
-    const c2 = k2[i] * 4;
-    const w1 = (a1 * t[i]) / 255;
-    const w2 = lut[c2 + 3] ? (a * (255 - t[i])) / 255 : 0;
-    const al = w1 + w2;
-    if (al <= 0) {
-      px32[i] = 0;
-      continue;
-    }
-    for (let ch = 0; ch < 3; ch++) px[o + ch] = Math.round((w1 * lut[c1 + ch] + w2 * lut[c2 + ch]) / al);
-    px[o + 3] = Math.round(255 * al);
+    const c2 = contour ? 0 : k2[i];
+    const key = k1[i] * 256 + c2;
+    px32[i] = (pairs.get(key) || words(k1[i], c2))[contour ? line[i] : t[i]];
   }
   return px;
+}
+
+/**
+ * One edge pixel's straight-alpha RGBA: class c1 with share s of c2's (contour: c1's colour
+ * at the line's coverage s).
+ * @param {boolean} contour
+ * @param {Uint8Array} lut
+ * @param {number} a  the overlay's opacity
+ * @param {number} c1
+ * @param {number} c2
+ * @param {number} s  0..255
+ * @returns {number[]}
+ */
+function edgePixel(contour, lut, a, c1, c2, s) {
+  const l1 = c1 * 4;
+  const a1 = lut[l1 + 3] ? a : 0;
+  if (contour) return [lut[l1], lut[l1 + 1], lut[l1 + 2], Math.round((255 * a1 * s) / 255)];
+  const l2 = c2 * 4;
+  const w1 = (a1 * s) / 255;
+  const w2 = lut[l2 + 3] ? (a * (255 - s)) / 255 : 0;
+  const al = w1 + w2;
+  if (al <= 0) return [0, 0, 0, 0];
+  const ch = (/** @type {number} */ j) => Math.round((w1 * lut[l1 + j] + w2 * lut[l2 + j]) / al);
+  return [ch(0), ch(1), ch(2), Math.round(255 * al)];
 }
