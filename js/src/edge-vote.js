@@ -119,6 +119,7 @@ function blocks(mask) {
  */
 export function voteField(mask, f, W, H) {
   const { data, width: mw, height: mh } = mask;
+  if (W === mw && H === mh) return voteSameSize(mask, f);
   const tx = bilinearTaps(mw, W);
   const ty = bilinearTaps(mh, H);
   const blk = blocks(mask);
@@ -212,6 +213,80 @@ export function voteField(mask, f, W, H) {
       f.k2[i] = sk;
       f.t[i] = Math.floor(255 * Math.min(1, 0.5 + d) + 0.5);
       f.line[i] = Math.floor(255 * Math.min(1, Math.max(0, 1.5 - d)) + 0.5);
+    }
+  }
+}
+
+/**
+ * The vote at the mask's own size (the overlay paths' case): the taps are the pixels
+ * themselves, so the weights are the 3x3 neighbourhood's counts (x 65536); the same bytes as
+ * the general path, without the 4x4 blocks.
+ * @param {Plane} mask
+ * @param {EdgeField} f
+ */
+function voteSameSize(mask, f) {
+  const { data, width: w, height: h } = mask;
+  const K = (1.5 * Q * Q) / TOTAL; // the display's scale is 1
+  const { k1, k2, t, line } = f;
+  t.fill(255);
+  // 1 where columns x-1 .. x+1 (clamped) of a row are one class
+  const row3 = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const r = y * w;
+    for (let x = 0; x < w; x++) {
+      const k = data[r + x];
+      row3[r + x] = data[r + (x > 0 ? x - 1 : 0)] === k && data[r + (x + 1 < w ? x + 1 : w - 1)] === k ? 1 : 0;
+    }
+  }
+  const acc = new Int32Array(256);
+  const touched = new Uint8Array(9);
+  for (let y = 0; y < h; y++) {
+    const r0 = (y > 0 ? y - 1 : 0) * w;
+    const r1 = y * w;
+    const r2 = (y + 1 < h ? y + 1 : h - 1) * w;
+    for (let x = 0; x < w; x++) {
+      const i = r1 + x;
+      const k = data[i];
+      if (row3[i] && row3[r0 + x] && row3[r2 + x] && data[r0 + x] === k && data[r2 + x] === k) {
+        k1[i] = k;
+        k2[i] = k;
+        continue;
+      }
+      let m = 0;
+      for (const r of [r0, r1, r2]) {
+        for (const c of [x > 0 ? x - 1 : 0, x, x + 1 < w ? x + 1 : w - 1]) {
+          const cls = data[r + c];
+          if (acc[cls] === 0) touched[m++] = cls;
+          acc[cls]++;
+        }
+      }
+      let bw = -1;
+      let bk = 256;
+      let sw = -1;
+      let sk = 256;
+      for (let j = 0; j < m; j++) {
+        const c = touched[j];
+        const n = acc[c];
+        acc[c] = 0;
+        if (n > bw || (n === bw && c < bk)) {
+          sw = bw;
+          sk = bk;
+          bw = n;
+          bk = c;
+        } else if (n > sw || (n === sw && c < sk)) {
+          sw = n;
+          sk = c;
+        }
+      }
+      k1[i] = bk;
+      if (sw <= 0) {
+        k2[i] = bk;
+        continue;
+      }
+      const d = (bw - sw) * K;
+      k2[i] = sk;
+      t[i] = Math.floor(255 * Math.min(1, 0.5 + d) + 0.5);
+      line[i] = Math.floor(255 * Math.min(1, Math.max(0, 1.5 - d)) + 0.5);
     }
   }
 }
