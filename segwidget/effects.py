@@ -5,17 +5,18 @@ temporal smoothing, the ``mirror`` display transform and the ``background`` sett
 The person alpha is the model's person probability (``SegResult.confidence``, uint8 0..255
 at model resolution) where the profile gives one, else 255 on the profile's ``person`` class
 and 0 elsewhere. For ``blur`` and ``replace`` it is smoothed over time
-(:class:`ConfidenceSmoother`), upsampled bilinearly to the frame and feathered with a small
-Gaussian, then ``out = frame * a + background * (1 - a)`` rounded half up, with ``a`` in 0..1:
-the frame exactly where the alpha is 255, the background exactly where it is 0 (away from an
-edge by a few feather widths). ``blur``'s background is the frame under a Gaussian of
-``BLUR_SIGMA`` times the long side; the browser draws the same with canvas filters on the
-GPU, so the two agree to within a few levels near edges, not bit for bit.
+(:class:`ConfidenceSmoother`), then scaled to the frame by :func:`segwidget.edges.alpha_at`
+(bilinear with a smoothstep ramp around 0.5, or the class vote: no glow of the old background
+around the person, no ghost of it through half-confident areas), then
+``out = frame * a + background * (1 - a)`` rounded half up, with ``a`` in 0..1.
+``blur``'s background is the frame under a Gaussian of ``BLUR_SIGMA`` times the long side;
+the browser draws the same with canvas filters on the GPU, so the two agree to within a few
+levels, not bit for bit.
 
 The ``confidence`` view colours each pixel by the raw (unsmoothed) alpha through
-:func:`heat_lut` (blue: surely background, green: unsure, red: surely person), upsampled
-nearest-neighbour like the mask and mixed with the frame at the opacity as ``filled`` does;
-that one is bit-exact with the browser.
+:func:`heat_lut` (blue: surely background, green: unsure, red: surely person), scaled
+bilinearly (:func:`segwidget.edges.heat_level`) and mixed with the frame at the opacity as
+``filled`` does; that one is bit-exact with the browser.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .postprocess import upsample_mask
+from .edges import alpha_at, class_alpha, heat_level
 
 __all__ = [
     "BLUR_SIGMA",
     "DEFAULT_BACKGROUND",
     "DEFAULT_SMOOTHING",
     "EFFECT_MODES",
-    "FEATHER_SIGMA",
+    "ClassSteadier",
     "ConfidenceSmoother",
     "compose_confidence",
     "compose_effect",
@@ -49,8 +50,6 @@ __all__ = [
 EFFECT_MODES = ("blur", "replace", "confidence")
 #: Background blur: Gaussian sigma as a fraction of the frame's long side (12.8 px at 640).
 BLUR_SIGMA = 0.02
-#: Edge feathering: Gaussian sigma of the alpha, as a fraction of the long side (2.6 px at 640).
-FEATHER_SIGMA = 0.004
 #: Weight of the previous smoothed alpha at ``smoothing=1`` (``k = HOLD_MAX * smoothing``).
 HOLD_MAX = 0.9
 DEFAULT_SMOOTHING = 0.5
@@ -72,7 +71,9 @@ def person_index(labels: list[str] | tuple[str, ...]) -> int | None:
 
 
 def person_alpha(mask: np.ndarray, confidence: np.ndarray | None, person: int | None) -> np.ndarray:
-    """The person alpha at model resolution (uint8): ``confidence``, else the person class."""
+    """The person alpha at model resolution (uint8): ``confidence``, else the person class
+    feathered over 3x3 (:func:`segwidget.edges.class_alpha`), so its bilinear 0.5 line is the
+    class vote's boundary."""
     if confidence is not None:
         if confidence.shape != mask.shape or confidence.dtype != np.uint8:
             raise ValueError(
@@ -82,7 +83,7 @@ def person_alpha(mask: np.ndarray, confidence: np.ndarray | None, person: int | 
         return confidence
     if person is None:
         return np.zeros(mask.shape, np.uint8)
-    return (mask == person).astype(np.uint8) * np.uint8(255)
+    return class_alpha(mask, person)
 
 
 def check_smoothing(value: object) -> float:
@@ -131,6 +132,30 @@ class ConfidenceSmoother:
         return self.update(person_alpha(mask, confidence, person_index(labels)))
 
 
+class ClassSteadier:
+    """Steadies a class mask over results (``js/src/effects.js`` ``ClassSteadier``): a pixel
+    takes a new class only when two consecutive results agree on it, so camera noise does not
+    make classes flicker (one result of lag on a real change); the raw mask at smoothing 0."""
+
+    def __init__(self) -> None:
+        self._shown: np.ndarray | None = None
+        self._last: np.ndarray | None = None
+
+    def update(self, mask: np.ndarray, smoothing: float = DEFAULT_SMOOTHING) -> np.ndarray:
+        """Fold in one result's class mask (uint8); return the mask to show."""
+        shown, last = self._shown, self._last
+        self._last = mask
+        if check_smoothing(smoothing) == 0 or shown is None or shown.shape != mask.shape:
+            self._shown = mask
+            return mask
+        assert last is not None
+        self._shown = np.where((mask == shown) | (mask == last), mask, shown)
+        return self._shown
+
+    def reset(self) -> None:
+        self._shown = self._last = None
+
+
 def heat_lut() -> np.ndarray:
     """``(256, 3)`` uint8 heat colours: piecewise linear through the stops, rounded half up."""
     out = np.zeros((256, 3), np.uint8)
@@ -148,25 +173,16 @@ _HEAT = heat_lut()
 def compose_confidence(frame: np.ndarray, alpha: np.ndarray, opacity: float) -> np.ndarray:
     """The ``confidence`` view: ``alpha``'s heat colour mixed with the frame as ``filled`` does."""
     h, w = frame.shape[:2]
-    heat = np.take(_HEAT, upsample_mask(alpha, h, w), axis=0).astype(np.float64)
+    heat = np.take(_HEAT, heat_level(alpha, h, w), axis=0).astype(np.float64)
     v = frame.astype(np.float64)
     return np.floor(v * (1.0 - opacity) + heat * opacity + 0.5).astype(np.uint8)
-
-
-def soft_alpha(alpha: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``alpha`` (uint8, model resolution) upsampled bilinearly and feathered: float32 0..1."""
-    up = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
-    a = up.astype(np.float32) * np.float32(1 / 255)
-    sigma = FEATHER_SIGMA * max(height, width)
-    if sigma > 0.3:
-        a = cv2.GaussianBlur(a, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-    return a
 
 
 def compose_effect(
     frame: np.ndarray, alpha: np.ndarray, mode: str, background: str | np.ndarray
 ) -> np.ndarray:
-    """``blur`` or ``replace``: the person (``alpha``) over a blurred or replaced background."""
+    """``blur`` or ``replace``: the person (``alpha``, uint8 at mask resolution, scaled by
+    :func:`segwidget.edges.alpha_at`) over a blurred or replaced background."""
     h, w = frame.shape[:2]
     if mode == "blur":
         bg = blurred(frame).astype(np.float32)
@@ -174,7 +190,7 @@ def compose_effect(
         bg = _background_image(background, h, w)
     else:
         raise ValueError(f"compose_effect: mode must be 'blur' or 'replace', got {mode!r}")
-    a = soft_alpha(alpha, h, w)[..., None]
+    a = (alpha_at(alpha, h, w).astype(np.float32) * np.float32(1 / 255))[..., None]
     out = frame.astype(np.float32) * a + bg * (np.float32(1.0) - a)
     return np.floor(out + np.float32(0.5)).astype(np.uint8)
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from . import backends
+from .edges import mask_at as edge_mask_at
 from .gpu_memory import run_with_oom_retry
 from .hardware import choose_backend
 from .labels import ADE20K_CLASSES, PALETTES, PERSON_CLASSES, VOC_CLASSES
-from .postprocess import class_fractions, upsample_mask
+from .postprocess import class_fractions
 from .preprocess import DEFAULT_MAX_SIDE, decode_jpeg, resize, to_nchw, validate_frame
 from .profiles import Profile, get_profile
 from .weights_ref import describe_weights, require_model_packages
@@ -48,8 +49,10 @@ class SegResult:
         return [(self.labels[i], f) for i, f in self.class_ids]
 
     def mask_at(self, height: int, width: int) -> np.ndarray:
-        """The mask upsampled (nearest neighbour) to ``height x width``, e.g. the frame size."""
-        return upsample_mask(self.mask, height, width)
+        """The class mask at ``height x width`` (e.g. the frame's) with the view's smooth
+        edges: the confidence scaled bilinearly and cut at 0.5 where the profile gives one,
+        else the bilinear one-hot vote (:func:`segwidget.edges.mask_at`)."""
+        return edge_mask_at(self.mask, self.confidence, height, width)
 
 
 class Engine:

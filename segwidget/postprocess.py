@@ -15,12 +15,14 @@ def class_fractions(mask: np.ndarray, num_classes: int) -> list[tuple[int, float
 
 
 def upsample_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Nearest-neighbour resize of a class-index mask, picking exactly the browser's pixels.
+    """Nearest-neighbour resize of a class-index mask (``js/src/mask-geometry.js``
+    ``upsampleNearest``); the views and ``mask_at()`` draw smooth edges instead
+    (:mod:`segwidget.edges`).
 
     Output pixel ``(x, y)`` takes ``mask[(2y + 1) * mh // (2H), (2x + 1) * mw // (2W)]``
-    (the source pixel under the output pixel's centre, in integer arithmetic), the rule
-    ``js/src/renderer.js`` uses; OpenCV's nearest modes differ from it by a row at times.
-    Returns ``mask`` itself when the size already matches.
+    (the source pixel under the output pixel's centre, in integer arithmetic); OpenCV's
+    nearest modes differ from it by a row at times. Returns ``mask`` itself when the size
+    already matches.
     """
     mh, mw = mask.shape[:2]
     if (mh, mw) == (height, width):

@@ -5,20 +5,20 @@ module reproduces the same pixels for snapshots, recordings, kernel-side sources
 server's colorized-PNG compatibility protocol. The maths is the one documented at the top of
 ``renderer.js`` and is bit-exact with it (``tests/test_render.py`` checks that against node):
 
-* Upsampling: output pixel ``(x, y)`` of a ``W x H`` frame takes mask pixel
-  ``(floor((2x + 1) * mw / (2W)), floor((2y + 1) * mh / (2H)))``: nearest neighbour with
-  pixel centres aligned, in integer arithmetic. (OpenCV's ``INTER_NEAREST_EXACT`` uses fixed
-  point and picks the other neighbour at some exact ties, e.g. 28 of 480 rows for 384 -> 480,
-  so it is not used here.)
+* Edges (design decision 18, :mod:`segwidget.edges`): the mask is scaled to the frame as an
+  edge field: per pixel the class drawn ``k1``, the class across the nearest edge ``k2`` and
+  ``k1``'s share ``t`` (0..255) of an anti-aliased mix, from the bilinear one-hot vote of a
+  class mask, or from the person probability (``confidence``, or the smoothed ``alpha``) for
+  the ``person`` profile. Each mode below gives ``F(k)``, a pixel's colour as class ``k``;
+  the output is ``(t * F(k1) + (255 - t) * F(k2) + 127) // 255``.
 * Class ``k`` has colour ``palette[k % len(palette)]`` and is visible unless a non-empty class
   filter leaves it out. Hidden pixels keep the frame colour in every mode.
 * ``a`` = opacity, ``v`` = frame colour, ``c`` = class colour, ``round(x) = floor(x + 0.5)``,
   float64 maths in the order written:
 
   - ``filled``: ``round(v * (1 - a) + c * a)`` on visible pixels.
-  - ``contour``: the same, only on boundary pixels: pixels with a 4-neighbour (inside the
-    image) of another class in the upsampled mask, so an edge is 2 px wide, one pixel on each
-    side in its own class colour.
+  - ``contour``: ``filled``'s colour of ``k1`` mixed with the frame by the edge field's
+    ``line`` coverage: an anti-aliased line about 2 px wide, each side in its own colour.
   - ``side-by-side``: ``[frame | c where visible, else frame]``, twice as wide.
   - ``blend``: ``V = max(v)`` (HSV value); ``t = c * V / max(c)`` (class hue and saturation at
     the frame's value; ``(V, V, V)`` for a black class colour); ``m = v * (1 - a) + t * a``;
@@ -31,7 +31,8 @@ server's colorized-PNG compatibility protocol. The maths is the one documented a
 
 Speed: ``filled``, ``contour`` and the right half of ``side-by-side`` are one gather from a
 ``(257, 3, 256)`` uint8 table holding the exact float64 result for every (class, channel,
-frame value), cached per palette, filter and opacity: 640x480 takes about 2.5-3 ms.
+frame value), cached per palette, filter and opacity, plus the edge field and the mix of
+the edge pixels.
 ``blend`` gathers ``t * a`` from a cached (class, V) table and does the rest in float64
 over the frame: about 10 ms at 640x480.
 """
@@ -45,6 +46,7 @@ from numbers import Real
 import cv2
 import numpy as np
 
+from .edges import edge_field
 from .effects import (
     DEFAULT_BACKGROUND,
     EFFECT_MODES,
@@ -55,7 +57,6 @@ from .effects import (
     person_index,
 )
 from .labels import resolve_palette
-from .postprocess import upsample_mask
 
 __all__ = [
     "VIZ_MODES",
@@ -240,13 +241,14 @@ def render_overlay(
     """Composite ``mask`` over ``frame_rgb`` in one of :data:`VIZ_MODES`, as the browser does.
 
     ``frame_rgb`` is HxWx3 uint8 RGB; ``mask`` a 2-D uint8 class-index mask at any (model)
-    resolution, upsampled nearest-neighbour to the frame size. Returns a new HxWx3 uint8 RGB
+    resolution, scaled to the frame size with smooth edges. Returns a new HxWx3 uint8 RGB
     image (Hx2Wx3 for ``side-by-side``). Pixels of classes a non-empty ``class_filter_ids``
     leaves out keep the frame colour in the four class modes. See the module docstring.
 
     The effect modes use the person alpha: ``confidence`` (uint8 person probability, the
     mask's shape) where given, else the ``person`` class index of ``mask``. ``alpha``, when
-    given, is the (temporally smoothed) alpha ``blur`` and ``replace`` use instead;
+    given, is the (temporally smoothed) alpha ``blur`` and ``replace`` use instead (and,
+    with a ``confidence``, the class modes draw the person profile's classes from it);
     ``background`` is ``replace``'s colour or image (see ``effects.parse_background``).
     ``mirror`` flips everything left-right first.
     """
@@ -270,19 +272,43 @@ def render_overlay(
     pkey = _palette_bytes(palette)
     fkey = _filter_key(class_filter_ids)
     h, w = frame.shape[:2]
-    up = upsample_mask(mask, h, w)
+    soft = None if confidence is None else (confidence if alpha is None else alpha)
+    field = edge_field(mask, soft, h, w)
+    edge = field.t < 255  # pixels that mix k1 with k2
 
-    if viz_mode == "filled":
-        return _apply_table(_mix_table(pkey, fkey, a), up, frame)
     if viz_mode == "contour":
-        rows = np.where(_boundary(up), up.astype(np.uint16), np.uint16(_KEEP))
-        return _apply_table(_mix_table(pkey, fkey, a), rows, frame)
+        ln = field.line > 0
+        out = frame.copy()
+        lit = _apply_table(_mix_table(pkey, fkey, a), field.k1[ln][None], frame[ln][None])[0]
+        out[ln] = _mix(lit, frame[ln], field.line[ln])
+        return out
     if viz_mode == "side-by-side":
         out = np.empty((h, 2 * w, 3), dtype=np.uint8)
         out[:, :w] = frame
-        out[:, w:] = _apply_table(_mix_table(pkey, fkey, 1.0), up, frame)
+        out[:, w:] = _classes_over(frame, field, edge, _mix_table(pkey, fkey, 1.0))
         return out
-    return _blend(frame, up, pkey, fkey, a)
+    if viz_mode == "filled":
+        return _classes_over(frame, field, edge, _mix_table(pkey, fkey, a))
+    out = _blend(frame, field.k1, pkey, fkey, a)
+    f2 = _blend(frame[edge][None], field.k2[edge][None], pkey, fkey, a)[0]
+    out[edge] = _mix(out[edge], f2, field.t[edge])
+    return out
+
+
+def _mix(f1: np.ndarray, f2: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``round(f1 * t / 255 + f2 * (1 - t / 255))`` in integers (``js/src/edges.js``)."""
+    t = t.astype(np.int32)[..., None]
+    return ((f1.astype(np.int32) * t + f2.astype(np.int32) * (255 - t) + 127) // 255).astype(
+        np.uint8
+    )
+
+
+def _classes_over(frame: np.ndarray, field, edge: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """The table's composite of ``k1``, mixed with ``k2``'s at the anti-aliased edge."""
+    out = _apply_table(table, field.k1, frame)
+    f2 = _apply_table(table, field.k2[edge][None], frame[edge][None])[0]
+    out[edge] = _mix(out[edge], f2, field.t[edge])
+    return out
 
 
 def composite(

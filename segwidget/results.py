@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
+from .edges import mask_at as edge_mask_at
 from .engine import SegResult
-from .postprocess import upsample_mask
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class Result:
     """One segmented frame as the widget saw it.
 
     ``frame``: the RGB frame (``H x W x 3`` uint8, never mirrored); ``mask``: uint8 class
-    indices at model resolution (``mask_at(h, w)`` upsamples it as the view does);
+    indices at model resolution (``mask_at(h, w)`` scales it with the view's smooth edges);
     ``confidence``: uint8 0..255, the shape of ``mask``, where the profile gives one
     (``person``: the person probability; with ``cluster=``, only while ``viz_mode`` or the
     view uses it: an effect), else None; ``alpha``: the temporally smoothed person
@@ -86,10 +86,12 @@ class Result:
         return next((f for c, f in self.class_ids if c == i), 0.0)
 
     def mask_at(self, height: int | None = None, width: int | None = None) -> np.ndarray:
-        """The mask upsampled (nearest, the view's rule) to ``height x width`` (the frame's)."""
+        """The class mask at ``height x width`` (default: the frame's) with the view's smooth
+        edges: the confidence scaled bilinearly and cut at 0.5 where the profile gives one,
+        else the bilinear one-hot vote (:func:`segwidget.edges.mask_at`)."""
         if height is None or width is None:
             height, width = self.frame.shape[:2]
-        return upsample_mask(self.mask, height, width)
+        return edge_mask_at(self.mask, self.confidence, height, width)
 
     def overlay(self, **settings: Any) -> np.ndarray:
         """The composite (RGB uint8) as the view draws it: ``viz_mode``, ``opacity``,

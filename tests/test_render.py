@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from segwidget.edges import edge_field
 from segwidget.effects import heat_lut
 from segwidget.labels import VOC_PALETTE
 from segwidget.postprocess import upsample_mask
@@ -93,24 +94,38 @@ def test_colorize_accepts_list_palette_and_numpy_ids():
 # ---------------------------------------------------------------------- filled
 
 
+def blocks(mask: np.ndarray, n: int) -> np.ndarray:
+    """Each mask pixel as an n x n block (a mask whose edges the vote keeps where they are)."""
+    return np.kron(mask, np.ones((n, n), np.uint8))
+
+
 def test_filled_known_values():
-    frame = const_frame(2, 3, (100, 100, 100))
-    mask = np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8)
+    frame = const_frame(8, 12, (100, 100, 100))
+    mask = blocks(np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8), 4)
     out = render_overlay(frame, mask, PAL3, "filled", 0.5)
-    # red over grey 100 at 0.5: R = round(50 + 127.5) = 178 (half up), G = B = 50
-    assert out[0, 0].tolist() == [178, 50, 50]
-    assert out[0, 1].tolist() == [50, 178, 50]
-    assert out[0, 2].tolist() == [50, 50, 178]
-    assert out[1, 2].tolist() == [178, 50, 50]
+    # red over grey 100 at 0.5: R = round(50 + 127.5) = 178 (half up), G = B = 50; block
+    # interiors (away from the anti-aliased edges)
+    assert out[1, 1].tolist() == [178, 50, 50]
+    assert out[1, 5].tolist() == [50, 178, 50]
+    assert out[1, 10].tolist() == [50, 50, 178]
+    assert out[6, 1].tolist() == [50, 50, 178]
 
 
 def test_filled_opacity_zero_is_frame_and_one_is_colour(photo):
     frame = photo[:64, :80]
-    mask = (np.arange(64 * 80).reshape(64, 80) % 5).astype(np.uint8)
+    mask = blocks((np.arange(16 * 20).reshape(16, 20) % 5).astype(np.uint8), 4)
     np.testing.assert_array_equal(render_overlay(frame, mask, VOC_PALETTE, "filled", 0.0), frame)
-    rgb, _ = colorize(mask, VOC_PALETTE)
-    np.testing.assert_array_equal(render_overlay(frame, mask, VOC_PALETTE, "filled", 1.0), rgb)
-    np.testing.assert_array_equal(render_overlay(frame, mask, VOC_PALETTE, "filled", 1), rgb)
+    field = edge_field(mask, None, 64, 80)
+    rgb, _ = colorize(field.k1, VOC_PALETTE)
+    inner = field.t == 255
+    assert inner.mean() > 0.5
+    for opacity in (1.0, 1):
+        out = render_overlay(frame, mask, VOC_PALETTE, "filled", opacity)
+        np.testing.assert_array_equal(out[inner], rgb[inner])
+        # at the edges: between the two classes' colours
+        rgb2, _ = colorize(field.k2, VOC_PALETTE)
+        lo, hi = np.minimum(rgb, rgb2), np.maximum(rgb, rgb2)
+        assert ((out >= lo) & (out <= hi)).all()
 
 
 def test_filled_matches_reference_on_photo_with_filter(photo):
@@ -121,11 +136,15 @@ def test_filled_matches_reference_on_photo_with_filter(photo):
     mask[:8, 50:] = 200  # out of the VOC range: wraps around
     out = render_overlay(frame, mask, VOC_PALETTE, "filled", 0.6, class_filter_ids=[15, 200])
     up = np.repeat(np.repeat(mask, 8, axis=0), 8, axis=1)  # exact 8x nearest upsampling
-    rgb, visible = colorize(up, VOC_PALETTE, [15, 200])
-    np.testing.assert_array_equal(out[~visible], frame[~visible])  # filtered out: the frame
-    np.testing.assert_array_equal(out[visible], expected_filled(frame, rgb, 0.6)[visible])
+    field = edge_field(mask, None, 512, 512)
+    assert (field.k1 != up).mean() < 0.002  # the vote moves only corners (rounded)
+    rgb, visible = colorize(field.k1, VOC_PALETTE, [15, 200])
+    inner = field.t == 255
+    np.testing.assert_array_equal(out[~visible & inner], frame[~visible & inner])
+    want = expected_filled(frame, rgb, 0.6)
+    np.testing.assert_array_equal(out[visible & inner], want[visible & inner])
     assert tuple(rgb[0, 511]) == tuple(VOC_PALETTE[200 % 21])
-    assert visible.sum() == (32 * 32 + 8 * 14) * 64
+    assert abs(visible.sum() - (32 * 32 + 8 * 14) * 64) < 400  # corners rounded
 
 
 def test_filter_hides_classes_in_every_mode(photo):
@@ -156,11 +175,16 @@ def test_does_not_modify_inputs(photo):
 # --------------------------------------------------------------------- upsampling
 
 
-def test_upsampling_is_nearest_with_centres_aligned():
-    mask = np.array([[0, 1, 2], [1, 2, 0]], dtype=np.uint8)
-    out = render_overlay(const_frame(4, 6), mask, PAL3, "filled", 1.0)
-    rgb, _ = colorize(np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1), PAL3)
-    np.testing.assert_array_equal(out, rgb)
+def test_class_edges_are_the_bilinear_vote_anti_aliased():
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:, 3:] = 1  # an edge at mask x = 3, display x = 9.375 at 25 / 8 x
+    frame = const_frame(8, 25, (0, 0, 0))
+    out = render_overlay(frame, mask, PAL3, "filled", 1.0)
+    row = out[4, :, 0].astype(int)  # red channel: class 0's share
+    assert (row[:9] == 255).all()
+    assert (row[10:] == 0).all()
+    assert 0 < row[9] < 255  # the pixel the edge cuts: mixed
+    assert (np.diff(row) <= 0).all()
 
 
 def test_upsample_nearest_formula_matches_browser():
@@ -181,24 +205,23 @@ def test_upsample_nearest_formula_matches_browser():
 
 
 def test_contour_marks_both_sides_of_an_edge_only():
-    h = w = 12
-    mask = np.zeros((h, w), dtype=np.uint8)
-    mask[4:8, 4:8] = 1
-    frame = const_frame(h, w)
+    mask = np.zeros((12, 12), dtype=np.uint8)
+    mask[4:8, 4:8] = 1  # a square, display 16..32 at 4x
+    frame = const_frame(48, 48)
     out = render_overlay(frame, mask, PAL3, "contour", 1.0)
     changed = (out != frame).any(axis=2)
-    expected = np.zeros((h, w), dtype=bool)
-    expected[4:8, 4:8] = True
-    expected[5:7, 5:7] = False  # interior of the square
-    expected[3, 4:8] = expected[8, 4:8] = True  # outside, 4-neighbours of the square
-    expected[4:8, 3] = expected[4:8, 8] = True
-    np.testing.assert_array_equal(changed, expected)
-    # each side drawn in its own class colour at full opacity
-    inner = expected & (mask == 1)
-    outer = expected & (mask == 0)
-    assert (out[inner] == GREEN).all()
-    assert (out[outer] == RED).all()
-    np.testing.assert_array_equal(out[~expected], frame[~expected])
+    # an anti-aliased line about 2 px wide along the square's sides, nothing elsewhere
+    y, x = np.nonzero(changed)
+    dist = np.minimum.reduce([abs(x - 16), abs(x - 32), abs(y - 16), abs(y - 32)])
+    assert dist.max() <= 3  # (the rounded corners)
+    for r in range(20, 29):  # every row crossing the square has both sides drawn
+        assert changed[r, 14:18].any(), r
+        assert changed[r, 31:35].any(), r
+    assert not changed[22:26, 22:26].any()
+    assert not changed[:10].any()
+    # each side in its own class colour where the line is full
+    assert (out[24, 15] == RED).all()
+    assert (out[24, 16] == GREEN).all()
 
 
 def test_contour_uniform_mask_draws_nothing_and_image_border_is_no_edge(photo):
@@ -238,13 +261,15 @@ def test_contour_opacity_and_filter():
 
 def test_side_by_side_shape_and_halves(photo):
     frame = photo[:48, :64]
-    mask = (np.arange(12 * 16).reshape(12, 16) % 4).astype(np.uint8)
+    mask = blocks((np.arange(6 * 8).reshape(6, 8) % 4).astype(np.uint8), 2)
     out = render_overlay(frame, mask, PAL3, "side-by-side", 0.3)
     assert out.shape == (48, 128, 3)
     assert out.dtype == np.uint8
     np.testing.assert_array_equal(out[:, :64], frame)
-    rgb, _ = colorize(upsample_mask(mask, 48, 64), PAL3)
-    np.testing.assert_array_equal(out[:, 64:], rgb)  # full colour, opacity does not apply
+    field = edge_field(mask, None, 48, 64)
+    rgb, _ = colorize(field.k1, PAL3)
+    inner = field.t == 255
+    np.testing.assert_array_equal(out[:, 64:][inner], rgb[inner])  # full colour, no opacity
 
 
 def test_side_by_side_hidden_classes_show_the_frame_on_the_right(photo):
@@ -412,16 +437,25 @@ const video = new Uint8ClampedArray(readFileSync(`${dir}/video.bin`));
 const mask = new Uint8Array(readFileSync(`${dir}/mask.bin`));
 const sibling = (name) => import(pathToFileURL(rendererPath.replace(/renderer\.js$/, name)).href);
 const e = await sibling("effects.js");
-const g = await sibling("mask-geometry.js");
-const up = g.upsampleNearest(mask, cfg.mw, cfg.mh, cfg.W, cfg.H);
-writeFileSync(`${dir}/up.bin`, up);
+const edges = await sibling("edges.js");
+const mix = await sibling("edge-mix.js");
+const plane = { data: mask, width: cfg.mw, height: cfg.mh };
+const soft = { data: new Uint8Array(readFileSync(`${dir}/soft.bin`)), width: cfg.mw, height: 0 };
+soft.height = cfg.mh;
+const fields = [null, soft].map((s) => edges.edgeField(plane, s, cfg.W, cfg.H));
+const level = edges.heatLevel(plane, cfg.W, cfg.H);
 writeFileSync(`${dir}/modes.json`, JSON.stringify(r.VIZ_MODES));
 writeFileSync(`${dir}/heat.bin`, e.heatLut());
 cfg.cases.forEach((c, i) => {
   const lut = p.buildLut(cfg.palette, c.keep === null ? null : new Set(c.keep));
-  const res = c.mode === "confidence"
-    ? { data: e.composeConfidence(video, up, cfg.W, cfg.H, c.opacity) }
-    : r.compose(c.mode, video, up, cfg.W, cfg.H, lut, c.opacity);
+  let res;
+  if (c.mode === "confidence") {
+    res = { data: e.composeConfidence(video, level, cfg.W, cfg.H, c.opacity) };
+  } else {
+    const f = fields[c.soft ? 1 : 0];
+    res = r.compose(c.mode, video, f.k1, cfg.W, cfg.H, lut, c.opacity, { boundary: f.line });
+    mix.mixEdges(c.mode, res.data, video, f, cfg.W, cfg.H, lut, c.opacity);
+  }
   writeFileSync(`${dir}/out${i}.bin`, res.data);
 });
 """
@@ -444,11 +478,17 @@ def test_bit_exact_with_renderer_js(photos, tmp_path):
     mask[rng.random((mh, mw)) < 0.05] = 250  # speckles, and a value that wraps the palette
     palette = [[200, 100, 50], [0, 0, 0], [255, 255, 255], [20, 180, 240], [7, 3, 1]]
     cases = [
-        {"mode": mode, "opacity": opacity, "keep": keep}
+        {"mode": mode, "opacity": opacity, "keep": keep, "soft": soft}
         for mode in (*CLASS_MODES, "confidence")
         for opacity in (0.0, 0.37, 0.6, 1.0)
-        for keep in (None, [0, 3, 250])
+        for keep in (None, [0, 3, 250], [1])
+        for soft in (False, True)
+        if not (soft and mode == "confidence")
     ]
+    # the person profile's probability: smooth blobs (its classes 0 and 1 from it)
+    yy, xx = np.mgrid[0:mh, 0:mw]
+    soft = np.clip(128 + 90 * np.sin(xx / 5.0) * np.cos(yy / 4.0), 0, 255).astype(np.uint8)
+    (tmp_path / "soft.bin").write_bytes(soft.tobytes())
     rgba = np.dstack([frame, np.full((h, w), 255, np.uint8)])
     (tmp_path / "video.bin").write_bytes(rgba.tobytes())
     (tmp_path / "mask.bin").write_bytes(mask.tobytes())
@@ -462,23 +502,17 @@ def test_bit_exact_with_renderer_js(photos, tmp_path):
         capture_output=True,
         timeout=120,
     )
-    js_up = np.frombuffer((tmp_path / "up.bin").read_bytes(), np.uint8).reshape(h, w)
-    np.testing.assert_array_equal(upsample_mask(mask, h, w), js_up)
     # one list of modes, one heat map
     assert tuple(json.loads((tmp_path / "modes.json").read_text())) == VIZ_MODES
     js_heat = np.frombuffer((tmp_path / "heat.bin").read_bytes(), np.uint8).reshape(256, 3)
     np.testing.assert_array_equal(heat_lut(), js_heat)
     for i, case in enumerate(cases):
         # the confidence view reads the mask bytes as the person alpha
+        conf = mask if case["mode"] == "confidence" else soft if case["soft"] else None
         ours = render_overlay(
-            frame,
-            mask,
-            np.array(palette),
-            case["mode"],
-            case["opacity"],
-            case["keep"],
-            confidence=mask if case["mode"] == "confidence" else None,
-        )
+            frame, mask, np.array(palette), case["mode"], case["opacity"], case["keep"],
+            confidence=conf,
+        )  # fmt: skip
         js = np.frombuffer((tmp_path / f"out{i}.bin").read_bytes(), np.uint8)
         js = js.reshape(h, -1, 4)
         assert (js[..., 3] == 255).all()

@@ -1,8 +1,10 @@
-// The canvas side of the background effects (see effects.js for the rules): the feathered
-// alpha, the person cut out of the video, and the new background under it, all canvas 2D
-// draws (filters, scaling, compositing) that Chromium runs on the GPU when it has one.
+// The canvas side of the background effects (see effects.js for the rules): the person alpha
+// at display size (edges.js alphaAt: bilinear through the smoothstep ramp, once per result),
+// the person cut out of the video, and the new background under it, canvas 2D draws
+// (filters, compositing) that Chromium runs on the GPU when it has one.
 
-import { BLUR_SIGMA, DEFAULT_BACKGROUND, FEATHER_SIGMA, coverRect } from "./effects.js";
+import { alphaAt } from "./edges.js";
+import { BLUR_SIGMA, DEFAULT_BACKGROUND, coverRect } from "./effects.js";
 import { sizedCanvas } from "./util.js";
 
 /**
@@ -34,7 +36,7 @@ export function drawSource(ctx, source, W, H, mirror) {
   ctx.setTransform(1, 0, 0, 1, 0, 0);
 }
 
-/** Paints blur and replace; holds its work canvases and the feathered alpha between frames. */
+/** Paints blur and replace; holds its work canvases and the display-size alpha between frames. */
 export class EffectsPainter {
   /** @param {{createCanvas?: (w: number, h: number) => any}} [options]  (tests pass a fake) */
   constructor({ createCanvas = defaultCanvas } = {}) {
@@ -63,8 +65,9 @@ export class EffectsPainter {
   }
 
   /**
-   * The alpha as a W x H canvas (alpha channel only): scaled bilinearly and feathered.
-   * Rebuilt only for a new alpha or display size.
+   * The alpha as a W x H canvas (alpha channel only): scaled bilinearly through the edge
+   * ramp (no blur: a blur would let the old background glow around the person). Rebuilt only
+   * for a new alpha or display size.
    * @param {Plane} alpha
    * @param {number} W
    * @param {number} H
@@ -73,15 +76,10 @@ export class EffectsPainter {
     const c = this.cached;
     const big = this.surface("mask", W, H);
     if (c.alpha === alpha && c.W === W && c.H === H) return big.canvas;
-    const small = this.surface("alpha", alpha.width, alpha.height);
-    const img = small.ctx.createImageData(alpha.width, alpha.height);
-    for (let i = 0; i < alpha.data.length; i++) img.data[i * 4 + 3] = alpha.data[i];
-    small.ctx.putImageData(img, 0, 0);
-    big.ctx.clearRect(0, 0, W, H);
-    big.ctx.imageSmoothingEnabled = true;
-    big.ctx.filter = `blur(${(FEATHER_SIGMA * Math.max(W, H)).toFixed(2)}px)`;
-    big.ctx.drawImage(small.canvas, 0, 0, W, H);
-    big.ctx.filter = "none";
+    const a = alphaAt(alpha, W, H);
+    const img = big.ctx.createImageData(W, H);
+    for (let i = 0; i < a.length; i++) img.data[i * 4 + 3] = a[i];
+    big.ctx.putImageData(img, 0, 0);
     Object.assign(c, { alpha, W, H });
     return big.canvas;
   }

@@ -1,10 +1,12 @@
 // Draws frames with their masks onto the view's canvas: the pure compositing of renderer.js
-// for the class modes and the confidence view, the canvas effects of backdrop.js for blur and
-// replace, and the mirror transform for all of them.
+// for the class modes and the confidence view over the smooth edges of edges.js (the field
+// computed once per result and display size, edge-mix.js for the anti-aliased pixels), the
+// canvas effects of backdrop.js for blur and replace, and the mirror transform for all.
 
 import { EffectsPainter, drawSource } from "./backdrop.js";
 import { BACKGROUND_MODES, composeConfidence, mirrorPlane } from "./effects.js";
-import { boundaryMap, upsampleNearest } from "./mask-geometry.js";
+import { mixEdges } from "./edge-mix.js";
+import { edgeField, heatLevel } from "./edges.js";
 import { compose } from "./renderer.js";
 import { fitLongSide, sizedCanvas } from "./util.js";
 
@@ -12,8 +14,11 @@ import { fitLongSide, sizedCanvas } from "./util.js";
  * @typedef {import("./renderer.js").Mask} Mask
  * @typedef {import("./renderer.js").VizMode} VizMode
  * @typedef {{mode: VizMode, opacity: number, lut: Uint8Array, mirror?: boolean,
- *   alpha?: Mask | null, confidence?: Mask | null,
+ *   alpha?: Mask | null, confidence?: Mask | null, soft?: Mask | null, classes?: Mask | null,
  *   background?: import("./backdrop.js").Background}} DrawSettings
+ *   soft: the (smoothed) person probability of a result that has one: the class modes draw
+ *   its two classes from it; classes: the class mask steadied over results (view-effects.js),
+ *   drawn instead of the raw mask. Both optional.
  */
 
 /**
@@ -33,8 +38,8 @@ export class CanvasRenderer {
     this.work = null;
     /** @type {any} */
     this.workCtx = null;
-    /** @type {{mask: Mask | null, W: number, H: number, up: Uint8Array | null, boundary: Uint8Array | null}} */
-    this.cache = { mask: null, W: 0, H: 0, up: null, boundary: null };
+    /** @type {{key: any[], value: any}} the edge field (or heat levels) of the last draw */
+    this.cache = { key: [], value: null };
     /** @type {ImageData | null} */
     this.image = null;
     /** @type {EffectsPainter | null} */
@@ -86,29 +91,40 @@ export class CanvasRenderer {
       this.effects.paint(this.ctx, source, W, H, alpha, /** @type {any} */ (mode), settings.background || { color: "", bitmap: null }, mirror);
       return;
     }
-    const mask = mirrorPlane(mode === "confidence" && settings.confidence ? settings.confidence : rawMask, mirror);
     const wctx = this._workContext(W, H);
     drawSource(wctx, source, W, H, mirror);
     const video = wctx.getImageData(0, 0, W, H).data;
-    const c = this.cache;
-    if (c.mask !== mask || c.W !== W || c.H !== H) {
-      c.mask = mask;
-      c.W = W;
-      c.H = H;
-      c.up = upsampleNearest(mask.data, mask.width, mask.height, W, H);
-      c.boundary = null;
-    }
-    if (mode === "contour" && !c.boundary) c.boundary = boundaryMap(/** @type {Uint8Array} */ (c.up), W, H);
     const outW = mode === "side-by-side" ? 2 * W : W;
     if (!this.image || this.image.width !== outW || this.image.height !== H) this.image = new ImageData(outW, H);
-    const up = /** @type {Uint8Array} */ (c.up);
     if (mode === "confidence") {
-      composeConfidence(video, up, W, H, settings.opacity, this.image.data);
+      const plane = mirrorPlane(settings.confidence || rawMask, mirror);
+      const level = this._cached([plane, W, H], () => heatLevel(plane, W, H));
+      composeConfidence(video, level, W, H, settings.opacity, this.image.data);
     } else {
-      compose(mode, video, up, W, H, settings.lut, settings.opacity, { out: this.image.data, boundary: c.boundary || undefined });
+      const classes = mirrorPlane(settings.classes || rawMask, mirror);
+      const soft = settings.soft ? mirrorPlane(settings.soft, mirror) : null;
+      const lines = mode === "contour";
+      const field = this._cached([classes, soft, W, H, lines], () => edgeField(classes, soft, W, H, { lines }));
+      const { lut, opacity } = settings;
+      compose(mode, video, field.k1, W, H, lut, opacity, { out: this.image.data, boundary: field.line });
+      mixEdges(mode, this.image.data, video, field, W, H, lut, Math.min(1, Math.max(0, Number(opacity) || 0)));
     }
     this._resize(outW, H);
     this.ctx.putImageData(this.image, 0, 0);
+  }
+
+  /**
+   * `make()`'s value, kept while `key` (compared by identity) stays the same.
+   * @param {any[]} key
+   * @param {() => any} make
+   */
+  _cached(key, make) {
+    const c = this.cache;
+    if (c.key.length !== key.length || key.some((v, i) => v !== c.key[i])) {
+      c.key = key;
+      c.value = make();
+    }
+    return c.value;
   }
 
   /** Blank the canvas (camera stopped). */

@@ -2,25 +2,28 @@
 // segwidget/effects.py.
 //
 //   person alpha: the result's `confidence` (uint8 person probability at model resolution)
-//     when the server sent it, else 255 on the profile's "person" class and 0 elsewhere.
+//     when the server sent it, else the profile's "person" class summed over 3x3 at mask
+//     resolution (edges.js classAlpha: its bilinear 0.5 line is the class vote's boundary).
 //   smoothing:    s = k * s_prev + (1 - k) * alpha per result, k = HOLD_MAX * smoothing
-//                 (0: off); it starts over when the alpha's size changes.
-//   blur/replace: canvas 2D work that Chromium runs on the GPU: the alpha is drawn as an
-//                 image scaled to the display (bilinear) through a `blur(feather px)` filter;
-//                 the person is the video `destination-in` that alpha, drawn over the
-//                 background: the video through `blur(sigma px)` or a colour or an image
-//                 scaled to cover. No pixel is read back on the CPU.
-//   confidence:   heat colour of the raw alpha (heatLut), upsampled nearest like the mask,
+//                 (0: off); it starts over when the alpha's size changes. Applies in every
+//                 view: the class modes draw a soft profile's classes from s, and other
+//                 profiles' class masks are steadied (ClassSteadier).
+//   blur/replace: the alpha scaled to the display through the edge ramp (edges.js alphaAt,
+//                 once per result); the person is the video `destination-in` that alpha,
+//                 drawn over the background: the video through `blur(sigma px)` or a colour
+//                 or an image scaled to cover (canvas 2D work Chromium runs on the GPU).
+//   confidence:   heat colour of the raw alpha scaled bilinearly (edges.js heatLevel),
 //                 out = round(v * (1 - a) + heat * a): bit-exact with numpy.
 //   mirror:       a display transform: video and masks flip left-right together; frames sent
 //                 to the server are never mirrored.
+
+import { classAlpha } from "./edges.js";
 
 export const EFFECT_MODES = ["blur", "replace", "confidence"];
 /** Modes that composite the person over a new background. */
 export const BACKGROUND_MODES = ["blur", "replace"];
 export const HOLD_MAX = 0.9;
 export const BLUR_SIGMA = 0.02; // of the display's long side
-export const FEATHER_SIGMA = 0.004;
 export const DEFAULT_BACKGROUND = "#00ff00";
 
 const HEAT_STOPS = [
@@ -43,17 +46,15 @@ export function personIndex(labels) {
 }
 
 /**
- * @param {Uint8Array} mask
+ * @param {Plane} mask
  * @param {Uint8Array | null} confidence  same size as mask, or null
  * @param {number | null} person  class index, or null
  * @returns {Uint8Array}
  */
 export function personAlpha(mask, confidence, person) {
   if (confidence) return confidence;
-  const out = new Uint8Array(mask.length);
-  if (person === null || person === undefined) return out;
-  for (let i = 0; i < mask.length; i++) out[i] = mask[i] === person ? 255 : 0;
-  return out;
+  if (person === null || person === undefined) return new Uint8Array(mask.data.length);
+  return classAlpha(mask, person);
 }
 
 /** Exponential moving average of the person alpha over results. */
@@ -92,6 +93,42 @@ export class AlphaSmoother {
 
   reset() {
     this.state = null;
+  }
+}
+
+/**
+ * Steadies a class mask over results at mask resolution: a pixel takes a new class only
+ * when two consecutive results agree on it (one result of hysteresis), so camera noise does
+ * not make classes flicker; off (the raw mask) at smoothing 0.
+ */
+export class ClassSteadier {
+  constructor() {
+    /** @type {Plane | null} what was shown */
+    this.shown = null;
+    /** @type {Plane | null} the previous raw mask */
+    this.last = null;
+  }
+
+  /**
+   * @param {Plane} mask
+   * @param {number} smoothing  0..1
+   * @returns {Plane}
+   */
+  update(mask, smoothing) {
+    const { shown, last } = this;
+    this.last = mask;
+    if (!(Number(smoothing) > 0) || !shown || !last || shown.data.length !== mask.data.length || shown.width !== mask.width) {
+      return (this.shown = mask);
+    }
+    const out = new Uint8Array(mask.data.length);
+    const [r, s, l] = [mask.data, shown.data, last.data];
+    for (let i = 0; i < r.length; i++) out[i] = r[i] === s[i] || r[i] === l[i] ? r[i] : s[i];
+    return (this.shown = { data: out, width: mask.width, height: mask.height });
+  }
+
+  reset() {
+    this.shown = null;
+    this.last = null;
   }
 }
 

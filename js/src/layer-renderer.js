@@ -2,23 +2,23 @@
 // holds the overlay, drawn once per result (or settings change) instead of once per video
 // frame. The browser's compositor puts the two together, so no video pixel passes through
 // the page's own code or a canvas. For the modes whose composite is the video alpha-blended
-// with one colour per pixel:
+// with one colour per pixel, the overlay is built once per result from the smooth edges
+// (edges.js) at edges.js fieldSize (FIELD_SCALE x the mask's size or the display's,
+// whichever is smaller; contour and confidence at the display's) and scaled to the display
+// bilinearly by drawImage:
 //
-//   filled:     class colour, alpha round(255 * opacity) (0 where hidden), coloured at mask
-//               resolution and scaled to the display size by drawImage (nearest neighbour,
-//               ties broken as overlay-renderer.js does), so the overlay has the video's
-//               aspect whatever the model's (a square mask over a 4:3 camera)
-//   contour:    display resolution (the 2 px class edges are defined there, renderer.js);
-//               boundary pixels in their class colour at that alpha, the rest transparent
-//   confidence: the heat colour of the raw alpha, alpha as filled, scaled as filled
+//   filled:     the edge field's class colours, alpha round(255 * opacity) (0 where hidden),
+//               mixed with the class across the edge in the anti-aliased band (edge-mix.js)
+//   contour:    the class colour, alpha opacity x the line's coverage
+//   confidence: the heat colour of the raw alpha scaled bilinearly, alpha as filled
 //
-// out = v * (1 - A / 255) + c * A / 255 is renderer.js's rule with the opacity quantised to
-// 1/255 (half a level at most) and the compositor's own rounding. `mirror` is a CSS flip of
-// the video and the overlay together (stage-renderer.js), so the overlay is drawn unmirrored.
+// out = v * (1 - A / 255) + c * A / 255 is renderer.js's rule with the compositor's own
+// rounding (a level or two). `mirror` is a CSS flip of the video and the overlay together
+// (stage-renderer.js), so the overlay is drawn unmirrored.
 
+import { overlayFromField } from "./edge-mix.js";
+import { edgeField, fieldSize, heatLevel } from "./edges.js";
 import { heatLut } from "./effects.js";
-import { TIE } from "./overlay-renderer.js";
-import { boundaryMap, upsampleNearest } from "./mask-geometry.js";
 import { fitLongSide, sizedCanvas } from "./util.js";
 
 /** Modes this path draws over the live video. */
@@ -28,49 +28,41 @@ const HEAT = heatLut();
 
 /**
  * @typedef {{data: Uint8Array, width: number, height: number}} Plane
- * @typedef {{mode: string, opacity: number, lut: Uint8Array, confidence?: Plane | null}} LayerSettings
+ * @typedef {{mode: string, opacity: number, lut: Uint8Array, confidence?: Plane | null,
+ *   soft?: Plane | null, classes?: Plane | null}} LayerSettings
  */
 
 /**
- * The overlay's RGBA pixels for one result (straight alpha, as ImageData takes them).
+ * The overlay's RGBA pixels for one result for a W x H display (straight alpha, as ImageData
+ * takes them), at edges.js fieldSize.
  * @param {string} mode  one of LAYER_MODES
  * @param {Plane} mask  class indices at model resolution
  * @param {LayerSettings} settings
- * @param {number} W  display size (contour is drawn at it)
+ * @param {number} W  display size
  * @param {number} H
  * @returns {{data: Uint8ClampedArray, width: number, height: number}}
  */
 export function overlayPixels(mode, mask, settings, W, H) {
-  const A = Math.round(255 * Math.min(1, Math.max(0, Number(settings.opacity) || 0)));
-  const lut = settings.lut;
+  const opacity = Math.min(1, Math.max(0, Number(settings.opacity) || 0));
   if (mode === "confidence") {
     const plane = settings.confidence || mask;
-    const n = plane.data.length;
-    const out = new Uint8ClampedArray(n * 4);
-    for (let i = 0, o = 0; i < n; i++, o += 4) {
-      const h = plane.data[i] * 3;
-      out[o] = HEAT[h];
-      out[o + 1] = HEAT[h + 1];
-      out[o + 2] = HEAT[h + 2];
+    const { width: w, height: h } = fieldSize(plane, W, H, { mode });
+    const A = Math.round(255 * opacity);
+    const level = heatLevel(plane, w, h);
+    const out = new Uint8ClampedArray(w * h * 4);
+    for (let i = 0, o = 0; i < level.length; i++, o += 4) {
+      const k = level[i] * 3;
+      out[o] = HEAT[k];
+      out[o + 1] = HEAT[k + 1];
+      out[o + 2] = HEAT[k + 2];
       out[o + 3] = A;
     }
-    return { data: out, width: plane.width, height: plane.height };
+    return { data: out, width: w, height: h };
   }
-  const contour = mode === "contour";
-  const w = contour ? W : mask.width;
-  const h = contour ? H : mask.height;
-  const classes = contour ? upsampleNearest(mask.data, mask.width, mask.height, W, H) : mask.data;
-  const edge = contour ? boundaryMap(classes, W, H) : null;
-  const out = new Uint8ClampedArray(w * h * 4);
-  for (let i = 0, o = 0; i < w * h; i++, o += 4) {
-    const k = classes[i] * 4;
-    if (!lut[k + 3] || (edge && !edge[i])) continue; // transparent: the video shows
-    out[o] = lut[k];
-    out[o + 1] = lut[k + 1];
-    out[o + 2] = lut[k + 2];
-    out[o + 3] = A;
-  }
-  return { data: out, width: w, height: h };
+  const classes = settings.classes || mask;
+  const { width: w, height: h } = fieldSize(classes, W, H, { mode });
+  const field = edgeField(classes, settings.soft || null, w, h, { lines: mode === "contour" });
+  return { data: overlayFromField(mode, field, settings.lut, opacity), width: w, height: h };
 }
 
 export class LayerRenderer {
@@ -81,7 +73,7 @@ export class LayerRenderer {
     this.maxSide = maxSide;
     /** @type {any[] | null} what the canvas shows now */
     this.key = null;
-    /** @type {any} the overlay at mask resolution, before scaling */
+    /** @type {any} the overlay at the field's size, before scaling */
     this.small = null;
   }
 
@@ -96,7 +88,8 @@ export class LayerRenderer {
   draw(srcW, srcH, mask, settings) {
     const { width: W, height: H } = fitLongSide(srcW, srcH, this.maxSide);
     const mode = settings.mode;
-    const key = [mask, mode, settings.opacity, settings.lut, mode === "confidence" ? settings.confidence : null, W, H];
+    const planes = mode === "confidence" ? [settings.confidence, null] : [settings.soft, settings.classes];
+    const key = [mask, mode, settings.opacity, settings.lut, ...planes, W, H];
     if (this.key && key.every((v, i) => v === /** @type {any[]} */ (this.key)[i])) return false;
     this.key = key;
     if (!mask) {
@@ -119,8 +112,8 @@ export class LayerRenderer {
     this.small.getContext("2d").putImageData(image, 0, 0);
     const ctx = this.ctx;
     if (!resized) ctx.clearRect(0, 0, W, H);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.small, TIE, TIE, px.width, px.height, 0, 0, W, H);
+    ctx.imageSmoothingEnabled = true; // bilinear: the field's anti-aliased edges stay smooth
+    ctx.drawImage(this.small, 0, 0, W, H);
     return true;
   }
 

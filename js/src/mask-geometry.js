@@ -1,6 +1,6 @@
-// Mask geometry, shared by the 2D renderers (renderer.js, canvas.js, layer-renderer.js):
-// nearest-neighbour scaling with pixel centres aligned, and the class-boundary map. The exact
-// rules are in renderer.js's header; segwidget/render.py reproduces them.
+// Mask geometry: nearest-neighbour scaling with pixel centres aligned (segwidget/postprocess.py
+// upsample_mask's twin; the views draw smooth edges instead, edges.js), and the class-boundary
+// map renderer.js's contour falls back to when no edge field's line is given.
 
 /**
  * Source index of each of `dst` output positions for nearest-neighbour scaling of `src`.

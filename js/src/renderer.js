@@ -4,18 +4,16 @@
 // segwidget's numpy renderer can reproduce it exactly. The rules, per pixel and channel:
 //
 //   v = video RGB (0..255), W x H = display size (the video's size).
-//   Upsampling: display pixel (x, y) takes mask[sy * mw + sx] with
-//       sx = floor((2x + 1) * mw / (2W)),  sy = floor((2y + 1) * mh / (2H))
-//     (nearest neighbour, pixel centres aligned; integer arithmetic).
+//   Edges: the mask arrives at display size as an edge field's k1 (edges.js: the bilinear
+//     one-hot vote, or the person probability); these functions draw k1, and edge-mix.js then
+//     mixes in k2 along the anti-aliased edges (and the contour's line coverage).
 //   LUT: class k -> palette[k % len(palette)], "visible" unless the class filter hides k.
 //     Only filtered-out classes are hidden; hidden pixels always keep the video colour v.
 //   a = opacity (0..1), c = class colour, round(x) = floor(x + 0.5) (half up), float64 maths
 //     evaluated in the order written.
 //   filled:       out = round(v * (1 - a) + c * a)
-//   contour:      boundary = some 4-neighbour (up/down/left/right, inside the image) of the
-//                 upsampled mask has another class (so a class edge is 2 px wide: one pixel on
-//                 each side, each in its own class colour);
-//                 out = boundary ? round(v * (1 - a) + c * a) : v
+//   contour:      out = line > 0 ? round(v * (1 - a) + c * a) : v (the edge field's line;
+//                 edge-mix.js mixes it with v by the line's coverage)
 //   side-by-side: width 2W; left = v; right = c where visible, else v.
 //   blend (HSV):  V = max(v_r, v_g, v_b) (the video's HSV value);
 //                 t = c * V / max(c) (class hue and saturation at the video's value), or
@@ -67,7 +65,7 @@ const blendTables = new WeakMap();
  * @param {Uint8Array} lut
  * @param {number} a
  */
-function blendTable(lut, a) {
+export function blendTable(lut, a) {
   const cached = blendTables.get(lut);
   if (cached && cached.opacity === a) return cached.table;
   const table = new Uint8Array(256 * 768);
@@ -205,39 +203,47 @@ export function composeBlend(video, mask, W, H, lut, opacity, out) {
       dst[i] = px | OPAQUE;
       continue;
     }
-    const vr = (px >>> SR) & 255;
-    const vg = (px >>> SG) & 255;
-    const vb = (px >>> SB) & 255;
-    const V = Math.max(vr, vg, vb);
-    const cr = lut[l];
-    const cg = lut[l + 1];
-    const cb = lut[l + 2];
-    const cmax = Math.max(cr, cg, cb);
-    let tr = V;
-    let tg = V;
-    let tb = V;
-    if (cmax > 0) {
-      tr = (cr * V) / cmax;
-      tg = (cg * V) / cmax;
-      tb = (cb * V) / cmax;
-    }
-    const mr = vr * b + tr * a;
-    const mg = vg * b + tg * a;
-    const mb = vb * b + tb * a;
-    const M = Math.max(mr, mg, mb);
-    dst[i] =
-      M > 0
-        ? (Math.floor((mr * V) / M + 0.5) << SR) |
-          (Math.floor((mg * V) / M + 0.5) << SG) |
-          (Math.floor((mb * V) / M + 0.5) << SB) |
-          OPAQUE
-        : OPAQUE;
+    dst[i] = blendPixel(px, lut, l, a, b);
   }
   return dstBytes;
 }
 
 /**
- * Compose one output image in any mode. `mask` must already be W x H (upsampleNearest).
+ * One blend-mode pixel (a 32-bit RGBA word) of video word `px` under LUT entry `l` (class * 4).
+ * @param {number} px
+ * @param {Uint8Array} lut
+ * @param {number} l
+ * @param {number} a  opacity
+ * @param {number} b  1 - opacity
+ */
+export function blendPixel(px, lut, l, a, b) {
+  const vr = (px >>> SR) & 255;
+  const vg = (px >>> SG) & 255;
+  const vb = (px >>> SB) & 255;
+  const V = Math.max(vr, vg, vb);
+  const cr = lut[l];
+  const cg = lut[l + 1];
+  const cb = lut[l + 2];
+  const cmax = Math.max(cr, cg, cb);
+  let tr = V;
+  let tg = V;
+  let tb = V;
+  if (cmax > 0) {
+    tr = (cr * V) / cmax;
+    tg = (cg * V) / cmax;
+    tb = (cb * V) / cmax;
+  }
+  const mr = vr * b + tr * a;
+  const mg = vg * b + tg * a;
+  const mb = vb * b + tb * a;
+  const M = Math.max(mr, mg, mb);
+  return M > 0
+    ? (Math.floor((mr * V) / M + 0.5) << SR) | (Math.floor((mg * V) / M + 0.5) << SG) | (Math.floor((mb * V) / M + 0.5) << SB) | OPAQUE
+    : OPAQUE;
+}
+
+/**
+ * Compose one output image in any mode. `mask` must already be W x H (the edge field's k1).
  * @param {VizMode} mode
  * @param {Uint8ClampedArray | Uint8Array} video  RGBA, W x H
  * @param {Uint8Array} mask

@@ -1,12 +1,14 @@
 // The WebGL renderer: the class modes (filled, contour, side-by-side, blend) and the
 // confidence view computed per display pixel in a fragment shader (webgl-shaders.js), the
-// video uploaded as a texture per frame, the mask (LUMINANCE) and the palette (a 256 x 1
+// video uploaded as a texture per frame, the edge field (edges.js, at display size: the
+// bilinear vote computed on the display grid once per result) and the palette (a 256 x 1
 // lookup texture) only when they change. It exists for GPUs: where WebGL runs on the CPU
 // (SwiftShader, llvmpipe: headless browsers, machines without a GPU driver) its per-frame
 // shading costs more CPU than the 2D paths, so `probeWebGL` reports the renderer and
 // stage-renderer.js picks WebGL automatically only on a hardware one.
 
-import { heatLut } from "./effects.js";
+import { edgeField, heatLevel } from "./edges.js";
+import { heatLut, mirrorPlane } from "./effects.js";
 import { fitLongSide } from "./util.js";
 import { FRAGMENT_SHADER, MODE_IDS, VERTEX_SHADER } from "./webgl-shaders.js";
 
@@ -14,6 +16,7 @@ import { FRAGMENT_SHADER, MODE_IDS, VERTEX_SHADER } from "./webgl-shaders.js";
 export const WEBGL_MODES = new Set(Object.keys(MODE_IDS));
 
 const HIDDEN = new Uint8Array(1024); // every class hidden: the plain frame
+const NO_MASK = { data: new Uint8Array(1), width: 1, height: 1 };
 const SOFTWARE = /swiftshader|llvmpipe|softpipe|software|basic render|mesa offscreen/i;
 
 /**
@@ -92,7 +95,7 @@ export class WebGLRenderer {
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
     /** @type {Record<string, WebGLTexture>} */
     this.tex = {};
-    ["u_video", "u_mask", "u_lut", "u_heat", "u_conf"].forEach((name, unit) => {
+    ["u_video", "u_field", "u_lut", "u_heat"].forEach((name, unit) => {
       gl.activeTexture(gl.TEXTURE0 + unit);
       const t = /** @type {WebGLTexture} */ (gl.createTexture());
       gl.bindTexture(gl.TEXTURE_2D, t);
@@ -111,8 +114,8 @@ export class WebGLRenderer {
     const rgba = new Uint8Array(256 * 4);
     for (let i = 0; i < 256; i++) rgba.set([heat[i * 3], heat[i * 3 + 1], heat[i * 3 + 2], 255], i * 4);
     this._upload(3, gl.RGBA, 256, 1, rgba);
-    /** @type {{mask: any, lut: any, conf: any}} what the textures hold */
-    this.held = { mask: null, lut: null, conf: null };
+    /** @type {{field: any[], lut: any}} what the textures hold */
+    this.held = { field: [], lut: null };
   }
 
   /**
@@ -157,23 +160,47 @@ export class WebGLRenderer {
     gl.activeTexture(gl.TEXTURE0);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
     const plain = !mask;
-    const m = mask || { data: new Uint8Array(1), width: 1, height: 1 };
-    if (this.held.mask !== m) this._upload(1, gl.LUMINANCE, m.width, m.height, m.data);
-    this.held.mask = m;
+    this._field(mask || NO_MASK, plain ? {} : settings, W, H);
     // no mask: an all-hidden palette draws the plain frame (side-by-side: twice)
     const lut = plain ? HIDDEN : settings.lut;
     if (this.held.lut !== lut) this._upload(2, gl.RGBA, 256, 1, lut);
     this.held.lut = lut;
-    const conf = mode === "confidence" && settings.confidence ? settings.confidence : m;
-    if (this.held.conf !== conf) this._upload(4, gl.LUMINANCE, conf.width, conf.height, conf.data);
-    this.held.conf = conf;
     this._uniform("u_size", W, H);
-    this._uniform("u_mask_size", m.width, m.height);
-    this._uniform("u_conf_size", conf.width, conf.height);
     this._uniform("u_opacity", Math.min(1, Math.max(0, Number(settings.opacity) || 0)));
     this._uniform("u_mode", plain && mode === "confidence" ? MODE_IDS.filled : MODE_IDS[/** @type {keyof MODE_IDS} */ (mode)] ?? 0);
     this._uniform("u_mirror", settings.mirror ? 1 : 0);
     gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+  }
+
+  /**
+   * Upload the edge field (or the heat levels) for this result and size, once.
+   * @param {Plane} mask
+   * @param {any} settings
+   * @param {number} W
+   * @param {number} H
+   */
+  _field(mask, settings, W, H) {
+    const mirror = !!settings.mirror;
+    const heat = settings.mode === "confidence";
+    const planes = heat ? [settings.confidence || mask, null] : [settings.classes || mask, settings.soft || null];
+    const key = [...planes, heat, mirror, W, H, settings.mode === "contour"];
+    if (key.every((v, i) => v === this.held.field[i])) return;
+    this.held.field = key;
+    const rgba = new Uint8Array(W * H * 4);
+    if (heat) {
+      const level = heatLevel(mirrorPlane(planes[0], mirror), W, H);
+      for (let i = 0; i < level.length; i++) rgba[i * 4] = level[i];
+    } else {
+      const soft = planes[1] ? mirrorPlane(planes[1], mirror) : null;
+      const f = edgeField(mirrorPlane(planes[0], mirror), soft, W, H, { lines: settings.mode === "contour" });
+      for (let i = 0, o = 0; i < f.k1.length; i++, o += 4) {
+        rgba[o] = f.k1[i];
+        rgba[o + 1] = f.k2[i];
+        rgba[o + 2] = f.t[i];
+        rgba[o + 3] = f.line[i];
+      }
+    }
+    this._upload(1, this.gl.RGBA, W, H, rgba);
   }
 
   /** Blank the canvas (camera stopped). */

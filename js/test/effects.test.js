@@ -13,6 +13,7 @@ import {
   personIndex,
   resolveMirror,
 } from "../src/effects.js";
+import { alphaAt } from "../src/edges.js";
 import { isolateClass } from "../src/legend.js";
 import { pickerColor } from "../src/effect-controls.js";
 import { VIZ_MODES } from "../src/renderer.js";
@@ -47,8 +48,9 @@ test("VIZ_MODES lists the effects after the class modes", () => {
 test("person alpha: the confidence when sent, else the person class", () => {
   assert.equal(personIndex(["background", "person"]), 1);
   assert.equal(personIndex(["background", "cat"]), null);
-  const mask = new Uint8Array([0, 15, 15, 3]);
-  assert.deepEqual([...personAlpha(mask, null, 15)], [0, 255, 255, 0]);
+  const mask = { data: new Uint8Array([0, 15, 15, 3]), width: 2, height: 2 };
+  // the person class's share of each 3x3 neighbourhood (border replicated): round(255 n / 9)
+  assert.deepEqual([...personAlpha(mask, null, 15)], [113, 142, 142, 113]);
   const conf = new Uint8Array([1, 2, 3, 4]);
   assert.equal(personAlpha(mask, conf, 15), conf);
   assert.deepEqual([...personAlpha(mask, null, null)], [0, 0, 0, 0]);
@@ -99,7 +101,7 @@ test("coverRect scales to cover and centres", () => {
   assert.deepEqual(coverRect(200, 50, 100, 100), [-150, 0, 400, 100]);
 });
 
-test("blur: the person is the video destination-in the feathered alpha, over the blurred video", () => {
+test("blur: the person is the video destination-in the smooth alpha, over the blurred video", () => {
   const log = [];
   const made = [];
   const painter = new EffectsPainter({
@@ -112,13 +114,13 @@ test("blur: the person is the video destination-in the feathered alpha, over the
   const view = fakeCanvas(640, 480, log, "view");
   const alpha = { data: new Uint8Array([0, 128, 255, 0]), width: 2, height: 2 };
   painter.paint(view.getContext(), "video", 640, 480, alpha, "blur", { color: "#000000", bitmap: null }, false);
-  const [mask, small, person] = made.map((c) => c.name);
-  // the alpha goes into the alpha channel of a model-size canvas...
+  const [mask, person] = made.map((c) => c.name);
+  // the alpha, scaled bilinearly through the edge ramp (no blur: no glow), in a display-size canvas
   const put = log.find((e) => e[1] === "put");
-  assert.equal(put[0], small);
-  assert.deepEqual([3, 7, 11, 15].map((i) => put[2][i]), [0, 128, 255, 0]);
-  // ...drawn scaled to the display through a feather blur
-  assert.ok(log.some((e) => e[0] === mask && e[1] === "draw" && e[2] === small && e[3] === "blur(2.56px)"));
+  assert.equal(put[0], mask);
+  const want = alphaAt(alpha, 640, 480);
+  assert.deepEqual(put[2].filter((_, i) => i % 4 === 3), [...want]);
+  assert.ok(!log.some((e) => e[0] === mask && e[1] === "draw"));
   const drawsOn = (name) => log.filter((e) => e[0] === name && e[1] === "draw").map((e) => [e[2], e[3], e[4]]);
   assert.deepEqual(drawsOn(person), [
     ["video", "none", "copy"],
@@ -129,7 +131,7 @@ test("blur: the person is the video destination-in the feathered alpha, over the
     ["video", "blur(12.80px)", "source-over"],
     [person, "none", "source-over"],
   ]);
-  // the same alpha and size again: the feathered mask is reused
+  // the same alpha and size again: the mask is reused
   const before = log.filter((e) => e[1] === "put").length;
   painter.paint(view.getContext(), "video", 640, 480, alpha, "blur", { color: "", bitmap: null }, false);
   assert.equal(log.filter((e) => e[1] === "put").length, before);
@@ -181,4 +183,39 @@ test("picker colour: the setting's colour, or the previous one for an image", ()
   assert.equal(pickerColor({ image: new Uint8Array(1) }, "#111111"), "#111111");
   assert.equal(pickerColor(undefined), "#00ff00");
   assert.equal(pickerColor({ color: "red" }, "#222222"), "#222222");
+});
+
+test("class steadier: a class changes only when two results in a row agree; off at smoothing 0", async () => {
+  const { ClassSteadier } = await import("../src/effects.js");
+  const s = new ClassSteadier();
+  const plane = (...v) => ({ data: Uint8Array.from(v), width: v.length, height: 1 });
+  const a = plane(0, 1, 2);
+  assert.equal(s.update(a, 0.5), a);
+  const b = plane(1, 1, 0);
+  assert.deepEqual([...s.update(b, 0.5).data], [0, 1, 2]); // one result alone: no change
+  assert.deepEqual([...s.update(plane(1, 1, 0), 0.5).data], [1, 1, 0]); // two in a row
+  assert.equal(s.update(a, 0), a);
+});
+
+test("view effects: smoothing in every view (soft classes from the smoothed confidence, steadied class masks)", async () => {
+  const { ViewEffects } = await import("../src/view-effects.js");
+  const values = { viz_mode: "filled", smoothing: 1, background: null, mirror: null };
+  const store = { get: (k) => values[k], on: () => () => {} };
+  const fx = new ViewEffects(/** @type {any} */ (store), () => {});
+  assert.equal(fx.wantsConfidence(), true); // soft edges in every mode
+  const mask = { data: Uint8Array.from([0, 1]), width: 2, height: 1 };
+  const first = fx.onResult(mask, Uint8Array.from([0, 255]), ["background", "person"]);
+  assert.deepEqual([...first.soft.data], [0, 255]);
+  const next = fx.onResult(mask, Uint8Array.from([255, 0]), ["background", "person"]);
+  assert.deepEqual([...next.soft.data], [26, 230]); // 0.9 of the previous kept
+  assert.equal(fx.drawSettings(next, false).soft, next.soft);
+  // a profile without a confidence: the class mask steadied, no person alpha in class modes
+  const labels = ["background", "cat", "person"];
+  fx.onResult({ data: Uint8Array.from([1, 1]), width: 2, height: 1 }, null, labels);
+  const flip = fx.onResult({ data: Uint8Array.from([2, 1]), width: 2, height: 1 }, null, labels);
+  assert.deepEqual([...flip.classes.data], [1, 1]);
+  assert.equal(flip.raw, null);
+  values.viz_mode = "blur"; // switched to an effect: the alpha is made for the draw
+  assert.ok(fx.drawSettings(flip, false).alpha);
+  fx.destroy();
 });

@@ -196,14 +196,3 @@ test("every mode gives the same pixels for a video view at an odd byte offset", 
     );
   }
 });
-
-test("colourMask: LUT colours at mask resolution, hidden classes transparent", async () => {
-  const { colourMask } = await import("../src/overlay-renderer.js");
-  const lut = new Uint8Array(256 * 4);
-  lut.set([10, 20, 30, 255], 1 * 4);
-  lut.set([40, 50, 60, 255], 2 * 4); // class 0 and 3: hidden (alpha 0)
-  const out = colourMask(Uint8Array.from([0, 1, 2, 3]), lut);
-  assert.deepEqual([...out], [0, 0, 0, 0, 10, 20, 30, 255, 40, 50, 60, 255, 0, 0, 0, 0]);
-  const reuse = new Uint8ClampedArray(16);
-  assert.equal(colourMask(Uint8Array.from([1, 1, 1, 1]), lut, reuse), reuse);
-});

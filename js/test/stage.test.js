@@ -52,19 +52,33 @@ test("forced paths, and their fallbacks with the reason", () => {
   assert.equal(overlay.path, "canvas"); // "overlay" never picks WebGL
 });
 
-test("overlay pixels: class colours at the opacity's alpha, hidden classes transparent", () => {
+test("overlay pixels: class colours at the opacity's alpha along smooth edges, hidden classes transparent", () => {
   const lut = buildLut([[0, 0, 0], [255, 0, 0], [0, 0, 255]], new Set([1, 2]));
-  const mask = { data: Uint8Array.from([0, 1, 2, 1]), width: 2, height: 2 };
-  const filled = overlayPixels("filled", mask, { mode: "filled", opacity: 0.6, lut }, 4, 4);
-  assert.deepEqual([filled.width, filled.height], [2, 2]); // mask resolution: CSS scales it
-  assert.deepEqual([...filled.data], [0, 0, 0, 0, 255, 0, 0, 153, 0, 0, 255, 153, 255, 0, 0, 153]);
-  // contour: at display size, only the pixels next to another class
-  const two = { data: Uint8Array.from([1, 2]), width: 2, height: 1 };
-  const edge = overlayPixels("contour", two, { mode: "contour", opacity: 1, lut }, 6, 1);
-  assert.deepEqual([edge.width, edge.height], [6, 1]);
-  assert.deepEqual([...edge.data].filter((_, i) => i % 4 === 3), [0, 0, 255, 255, 0, 0]);
-  // confidence: the heat colour of the raw alpha everywhere
+  // 8 x 8: class 0 (hidden) in the top two rows, then class 1 on the left, class 2 on the right
+  const data = new Uint8Array(64).map((_, i) => (i < 16 ? 0 : i % 8 < 4 ? 1 : 2));
+  const filled = overlayPixels("filled", { data, width: 8, height: 8 }, { mode: "filled", opacity: 0.6, lut }, 15, 16);
+  assert.deepEqual([filled.width, filled.height], [8, 8]); // a class mask's own size: drawImage scales it
+  const px = (x, y) => [...filled.data.subarray((y * 8 + x) * 4, (y * 8 + x) * 4 + 4)];
+  assert.deepEqual(px(0, 0), [0, 0, 0, 0]); // hidden: the video shows
+  assert.deepEqual(px(0, 7), [255, 0, 0, 153]);
+  assert.deepEqual(px(7, 7), [0, 0, 255, 153]);
+  // the edge between mask pixels 3 and 4: drawImage's bilinear scaling anti-aliases it
+  assert.deepEqual([px(3, 7), px(4, 7)], [[255, 0, 0, 153], [0, 0, 255, 153]]);
+  // hidden above: the alpha ramps up across the edge
+  const col = [0, 1, 2, 3, 4].map((y) => px(0, y)[3]);
+  assert.equal(col[0], 0);
+  assert.equal(col[col.length - 1], 153);
+  assert.ok(col.every((a, i) => i === 0 || a >= col[i - 1]), String(col));
+  // contour: an anti-aliased line along the edge, nothing away from it
+  const two = { data: Uint8Array.from([1, 1, 1, 1, 2, 2, 2, 2]), width: 8, height: 1 };
+  const edge = overlayPixels("contour", two, { mode: "contour", opacity: 1, lut }, 16, 1);
+  const alphas = [...edge.data].filter((_, i) => i % 4 === 3);
+  assert.deepEqual([alphas[0], alphas[15]], [0, 0]);
+  assert.ok(alphas[7] === 255 && alphas[8] === 255, String(alphas));
+  // confidence: the heat colour of the raw alpha, scaled bilinearly
   const conf = { data: Uint8Array.from([0, 255]), width: 2, height: 1 };
-  const heat = overlayPixels("confidence", two, { mode: "confidence", opacity: 0.5, lut, confidence: conf }, 6, 1);
-  assert.deepEqual([...heat.data], [0, 0, 255, 128, 255, 0, 0, 128]);
+  const heat = overlayPixels("confidence", conf, { mode: "confidence", opacity: 0.5, lut, confidence: conf }, 6, 1);
+  assert.deepEqual([...heat.data.subarray(0, 4)], [0, 0, 255, 128]);
+  assert.deepEqual([heat.width, heat.height], [6, 1]); // display size: heat is not linear
+  assert.deepEqual([...heat.data.subarray(20, 24)], [255, 0, 0, 128]);
 });

@@ -14,12 +14,15 @@ import base64
 import shutil
 import subprocess
 
+import cv2
 import numpy as np
 import pytest
 
+from segwidget.edges import edge_field
 from segwidget.labels import PALETTES
 from segwidget.render import render_overlay
 from tests.conftest import ROOT
+from tests.test_edges import HARD, SCALE, SIZE, SOFT, disc, disc_error
 
 ENTRY = """
 export { OverlayRenderer } from "./js/src/overlay-renderer.js";
@@ -39,7 +42,8 @@ const out = await build({ stdin: { contents: process.argv[1], resolveDir: proces
 process.stdout.write(out.outputFiles[0].text);
 """
 
-DRAW = """async ([which, frameB64, w, h, maskB64, mw, mh, mode, opacity, palette, keep, flip]) => {
+DRAW = """async ([which, frameB64, w, h, maskB64, mw, mh, mode, opacity, palette, keep, flip,
+  softB64]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const frame = new ImageData(new Uint8ClampedArray(bytes(frameB64).buffer), w, h);
   const bitmap = await createImageBitmap(frame);
@@ -51,7 +55,8 @@ DRAW = """async ([which, frameB64, w, h, maskB64, mw, mh, mode, opacity, palette
   const mask = { data: bytes(maskB64), width: mw, height: mh };
   // the confidence view's plane: the mask's class indices scaled to 0..255
   const confidence = { data: mask.data.map((k) => (k * 37) % 256), width: mw, height: mh };
-  const settings = { mode, opacity, lut, mirror: flip, confidence };
+  const soft = softB64 ? { data: bytes(softB64), width: mw, height: mh } : null;
+  const settings = { mode, opacity, lut, mirror: flip, confidence, soft };
   for (let i = 0; i < 2; i++) {  // the second draw uses what the first one cached
     if (which === "layers") renderer.draw(w, h, mask, settings);
     else renderer.draw(bitmap, w, h, mask, settings);
@@ -143,13 +148,34 @@ def _close(got: np.ndarray, want: np.ndarray, levels: int = 2) -> None:
     assert diff.mean() < 1.0, diff.mean()
 
 
-def _draw(page, which, frame, mask, mode, opacity, keep=None, mirror=False) -> np.ndarray:
+def _close_scaled(
+    got: np.ndarray, want: np.ndarray, mask: np.ndarray, mirror: bool, side: bool = False
+) -> None:
+    """The overlay paths compute the edge field of a class mask at the mask's size (edges.js
+    fieldSize) and let the compositor scale it bilinearly: `_close` away from every edge (a
+    mask pixel's reach), and near the edges within a few levels on average (the same edge,
+    anti-aliased over about one mask pixel instead of one display pixel)."""
+    h, w = want.shape[0], want.shape[1] // (2 if side else 1)
+    field = edge_field(np.ascontiguousarray(mask[:, ::-1]) if mirror else mask, None, h, w)
+    calm = ((field.t == 255) & (field.line == 0)).astype(np.uint8)
+    reach = 2 * int(np.ceil(w / mask.shape[1])) + 1
+    calm = cv2.erode(calm, np.ones((reach, reach), np.uint8)).astype(bool)
+    if side:  # the right half has the edges
+        calm = np.concatenate([np.ones_like(calm), calm], axis=1)
+    _close(got[calm][None], want[calm][None])
+    near = np.abs(got[~calm] - want[~calm]).max(-1)
+    assert near.mean() < 12.0, near.mean()
+
+
+def _draw(
+    page, which, frame, mask, mode, opacity, keep=None, mirror=False, soft=None, palette=None
+) -> np.ndarray:
     h, w = frame.shape[:2]
     rgba = np.dstack([frame, np.full((h, w), 255, np.uint8)])
     b64 = [base64.b64encode(a.tobytes()).decode() for a in (rgba, mask)]
-    palette = PALETTES["voc"].tolist()
+    palette = PALETTES["voc"].tolist() if palette is None else palette
     args = [which, b64[0], w, h, b64[1], mask.shape[1], mask.shape[0], mode, opacity, palette]
-    args += [keep, mirror]
+    args += [keep, mirror, None if soft is None else base64.b64encode(soft.tobytes()).decode()]
     cw, ch, data = page.evaluate(DRAW, args)
     return np.frombuffer(base64.b64decode(data), np.uint8).reshape(ch, cw, 4)[..., :3]
 
@@ -169,7 +195,8 @@ def test_overlay_renderer_matches_the_numpy_composite(
     page, mode, opacity, keep, frame_wh, mask_wh, mirror
 ):
     frame, mask, want = _case(mode, opacity, keep, frame_wh, mask_wh, mirror)
-    _close(_draw(page, "overlay", frame, mask, mode, opacity, keep, mirror).astype(int), want)
+    got = _draw(page, "overlay", frame, mask, mode, opacity, keep, mirror).astype(int)
+    _close_scaled(got, want, mask, mirror, mode == "side-by-side")
     exact = _draw(page, "canvas", frame, mask, mode, opacity, keep, mirror).astype(int)
     assert np.array_equal(exact, want)  # the per-pixel renderer is exact
 
@@ -210,7 +237,28 @@ def test_overlay_layer_over_the_video_matches_the_numpy_composite(
     page, mode, opacity, keep, frame_wh, mask_wh, mirror
 ):
     frame, mask, want = _case(mode, opacity, keep, frame_wh, mask_wh, mirror)
-    _close(_draw(page, "layers", frame, mask, mode, opacity, keep, mirror).astype(int), want)
+    got = _draw(page, "layers", frame, mask, mode, opacity, keep, mirror).astype(int)
+    _close_scaled(got, want, mask, mirror)
+
+
+@pytest.mark.parametrize("which", ["overlay", "canvas", "webgl", "layers"])
+def test_every_renderer_draws_the_disc_close_to_the_true_circle(page, which):
+    """The issue's synthetic disc (radius 24 mask px at 5x): the drawn boundary (where the
+    white class's share crosses one half) against the true circle, hard and soft."""
+    n = SIZE * SCALE
+    frame = np.zeros((n, n, 3), np.uint8)
+    palette = [[0, 0, 0], [255, 255, 255]]
+    figures = {}
+    for name, mask, soft, bar in (
+        ("hard", disc(), None, HARD),
+        ("soft", (disc(1.5) >= 128).astype(np.uint8), disc(1.5), SOFT),
+    ):
+        out = _draw(page, which, frame, mask, "filled", 1.0, soft=soft, palette=palette)
+        rms, worst = disc_error(out[..., 0] / 255.0)
+        figures[name] = (round(rms, 3), round(worst, 3))
+        assert rms <= bar[0], (which, name, rms, worst)
+        assert worst <= bar[1], (which, name, rms, worst)
+    print(which, figures)
 
 
 CHOOSE = """async ([setting, mode, live, probe]) => {

@@ -211,7 +211,7 @@ def test_page_overlay_legend_isolation_and_blur(
 
     got = poll(overlay_check(engine, clip, person_colour), "the page's overlay on the person only")
     metrics["person e2e, page: overlay inside / outside the person"] = got
-    assert session.want_confidence is False  # filled needs no confidence: none is sent
+    assert session.want_confidence is True  # soft edges in every mode: the confidence is sent
 
     page.locator("button[data-mode='blur']").click()
     got = poll(blur_check(engine, clip), "the page's blurred background")
