@@ -63,6 +63,17 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="session")
+def person_engine():
+    """The shipped ``person`` profile's engine (skips where the checkout has none)."""
+    from segwidget import get_engine
+    from segwidget.profiles import PROFILES
+
+    if "person" not in PROFILES:
+        pytest.skip("this checkout has no person profile")
+    return get_engine("person")
+
+
+@pytest.fixture(scope="session")
 def fake_video(tmp_path_factory, photos) -> FakeVideo:
     """A 3 s, 640x480, 30 fps Y4M clip of astronaut / coffee / chelsea, slowly panning."""
     return make_fake_video(tmp_path_factory.mktemp("video") / "webcam.y4m", photos)

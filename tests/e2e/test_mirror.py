@@ -36,7 +36,6 @@ from segwidget.bench.harness import (
     wait_until,
 )
 from segwidget.bench.harness.person import blur_ratios, erode, make_person_clip, person_region
-from segwidget.profiles import PROFILES
 
 pytestmark = pytest.mark.e2e
 
@@ -173,12 +172,8 @@ def check_view(page, root, engine, clip, mode: str, mirror: bool, what: str) -> 
 
 
 @pytest.fixture(scope="module")
-def engine():
-    if "person" not in PROFILES:
-        pytest.skip("this checkout has no person profile")
-    from segwidget import get_engine
-
-    return get_engine("person")
+def engine(person_engine):
+    return person_engine
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,6 @@ from segwidget.bench.harness.person import (
 )
 from segwidget.labels import resolve_palette
 from segwidget.postprocess import upsample_mask
-from segwidget.profiles import PROFILES
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +41,8 @@ OPACITY = 0.6
 
 
 @pytest.fixture(scope="module")
-def engine():
-    if "person" not in PROFILES:
-        pytest.skip("this checkout has no person profile")
-    from segwidget import get_engine
-
-    return get_engine("person")
+def engine(person_engine):
+    return person_engine
 
 
 @pytest.fixture(scope="module")
