@@ -9,6 +9,7 @@ whose worker thread keeps the kernel free. See ``docs/API_REFERENCE.md``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -332,6 +333,10 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             if getattr(self, "_hub", None) is not None:
                 self._hub.stop_recordings()
         finally:
+            if getattr(self, "comm", None) is not None:
+                # the view then knows the close is ours, not a lost kernel (js/src/widget.js)
+                with contextlib.suppress(Exception):
+                    self.send({"type": "closing"})
             super().close()
 
     # -- internals: called by the transport and the source runner ------------------------------

@@ -104,7 +104,12 @@ class ColabBox:
             ],
             "display_name": "Colab box (Colab's kernel packages)",
             "language": "python",
-            "env": {"PYTHONPATH": f"{BOX / 'kernel'}:{PACKAGE_PARENT}"},
+            "env": {
+                "PYTHONPATH": f"{BOX / 'kernel'}:{PACKAGE_PARENT}",
+                # no weights from the network: a downloadable profile fails at once
+                "SEGWIDGET_OFFLINE": "1",
+                "HF_HUB_OFFLINE": "1",
+            },
         }
         (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
 
@@ -251,8 +256,9 @@ class ColabBox:
         self._mark("widget")
 
     def restart_kernel(self) -> None:
-        """Restart the box's kernel as Colab's "Restart session" does."""
-        self.server.request("POST", f"/api/kernels/{self.kernel_id}/restart", b"{}")
+        """Restart the box's kernel as Colab's "Restart session" does (from the page, which
+        then closes the old kernel's comms)."""
+        self.page.evaluate("() => window.box.restart()")
 
     def diagnostics(self, n: int = 40) -> str:
         lines = "\n".join(self.console[-n:])

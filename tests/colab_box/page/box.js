@@ -66,7 +66,11 @@ function connect() {
     ws.binaryType = "arraybuffer";
     ws.onopen = () => resolve();
     ws.onerror = (e) => reject(new Error("kernel WebSocket failed"));
-    ws.onmessage = (ev) => onKernelMessage(deserialize(ev.data));
+    ws.onmessage = (ev) => {
+      const size = typeof ev.data === "string" ? ev.data.length : ev.data.byteLength;
+      window.box.largest = Math.max(window.box.largest, size);
+      onKernelMessage(deserialize(ev.data));
+    };
   });
 }
 
@@ -194,4 +198,15 @@ function run(code) {
   });
 }
 
-window.box = { run, log, comms, ready: connect().then(() => true) };
+/** Restart the kernel as Colab's "Restart session" does: the page asks for it, so it knows
+ * every comm of the old kernel is gone and closes them (their message streams end). */
+async function restart() {
+  log.push("kernel restart requested");
+  for (const id of comms.keys()) closeComm(id);
+  const r = await fetch(`/api/kernels/${KERNEL}/restart?token=${TOKEN}`, { method: "POST" });
+  if (!r.ok) throw new Error(`restart failed: ${r.status}`);
+  return true;
+}
+
+window.box = { run, restart, log, comms, largest: 0 };
+window.box.ready = connect().then(() => true);
