@@ -59,7 +59,11 @@ def run(weights: str, seconds: float, smoke: bool) -> dict:
     for name, profile in PROFILES.items():
         side = profile.gpu_size if cuda else 128
         t0 = time.perf_counter()
-        eng = Engine(name, weights=weights, device=device, input_size=side)
+        # A profile that ships ONNX graphs runs where ONNX Runtime's providers can run it:
+        # without onnxruntime-gpu or TensorRT that is the CPU, and the row says so.
+        eng = Engine(
+            name, weights=weights, device="auto" if profile.shipped else device, input_size=side
+        )
         load_s = time.perf_counter() - t0
         engines[name] = eng
         frame = square(photos()[0], side)
@@ -67,10 +71,12 @@ def run(weights: str, seconds: float, smoke: bool) -> dict:
         row = {
             "profile": name,
             "backend": eng.info["backend"],
+            "device": eng.info["device"],
+            "reason": eng.info["backend_reason"],
             "precision": eng.info["precision"],
             "load_s": round(load_s, 2),
             **stats,
-            "target_ms": TARGET_MS.get(name) if cuda else None,
+            "target_ms": TARGET_MS.get(name) if cuda and not profile.shipped else None,
         }
         # Agreement of the optimised backend with FP32 on the CPU at the same size: torch,
         # or ONNX Runtime for a profile that ships ONNX graphs (no torch network).
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     cols = [
         "profile",
         "backend",
+        "device",
         "precision",
         "input",
         "model_p50_ms",
@@ -116,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     print("  ".join(f"{c:>13}" for c in cols))
     for r in result["rows"]:
         print("  ".join(f"{'' if r.get(c) is None else r[c]!s:>13}" for c in cols))
+    for r in result["rows"]:
+        print(f"{r['profile']}: {r['reason']}")
     if "gpu_mem_all_loaded_gb" in result:
         print(
             f"GPU memory, all three loaded: {result['gpu_mem_all_loaded_gb']} GB "

@@ -20,6 +20,7 @@ _EXPORTS = {
     "BackendUnavailableError": ".errors",
     "Engine": ".engine",
     "FrameError": ".errors",
+    "ModelsNotInstalledError": ".errors",
     "SegResult": ".engine",
     "SegWidget": ".widget",
     "SegwidgetError": ".errors",
@@ -30,7 +31,13 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from .engine import Engine, SegResult, clear_engines, get_engine
-    from .errors import BackendUnavailableError, FrameError, SegwidgetError, WeightsUnavailableError
+    from .errors import (
+        BackendUnavailableError,
+        FrameError,
+        ModelsNotInstalledError,
+        SegwidgetError,
+        WeightsUnavailableError,
+    )
     from .profiles import PROFILES
     from .widget import SegWidget
 
@@ -53,6 +60,7 @@ __all__ = [
     "BackendUnavailableError",
     "Engine",
     "FrameError",
+    "ModelsNotInstalledError",
     "SegResult",
     "SegWidget",
     "SegwidgetError",

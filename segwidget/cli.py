@@ -138,7 +138,7 @@ def _bench(args: argparse.Namespace) -> int:
         from .bench.e2e import run_e2e
 
         return run_e2e(args)
-    from .bench.model import format_table, run_bench
+    from .bench.model import failed, format_table, run_bench
 
     rows = run_bench(
         profiles=args.profile or list(PROFILES),
@@ -153,13 +153,13 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         print(format_table(rows))
-    return 1 if any(r.get("error") for r in rows) else 0
+    return 1 if failed(rows) else 0
 
 
 def _download(args: argparse.Namespace) -> int:
-    from .errors import WeightsUnavailableError
+    from .errors import SegwidgetError
     from .profiles import get_profile
-    from .weights import load_weights
+    from .weights_ref import describe_weights, require_model_packages
 
     if args.cache_dir:
         os.environ["SEGWIDGET_CACHE_DIR"] = os.path.abspath(os.path.expanduser(args.cache_dir))
@@ -172,9 +172,15 @@ def _download(args: argparse.Namespace) -> int:
     for profile in profiles:
         name = profile.name
         print(f"{name}: {profile.pretrained}", flush=True)
+        if profile.shipped:  # nothing to fetch, and no torch to import
+            print(f"  ok: {describe_weights(profile).description}")
+            continue
         try:
+            require_model_packages(profile)
+            from .weights import load_weights
+
             loaded = load_weights(profile, "pretrained")
-        except WeightsUnavailableError as exc:
+        except SegwidgetError as exc:
             print(f"  failed: {exc}", file=sys.stderr)
             failed += 1
             continue

@@ -18,7 +18,7 @@ from .labels import ADE20K_CLASSES, PALETTES, PERSON_CLASSES, VOC_CLASSES
 from .postprocess import class_fractions, upsample_mask
 from .preprocess import DEFAULT_MAX_SIDE, decode_jpeg, resize, to_nchw, validate_frame
 from .profiles import Profile, get_profile
-from .weights_ref import describe_weights
+from .weights_ref import describe_weights, require_model_packages
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class Engine:
         if not isinstance(max_batch, int) or not 1 <= max_batch <= 256:
             raise ValueError(f"max_batch must be an int from 1 to 256, got {max_batch!r}")
         self.profile: Profile = get_profile(profile)
+        require_model_packages(self.profile)  # fail at once, with the install command
         shipped = bool(self.profile.shipped)
         choice = choose_backend(backend, device, torch_network=not shipped)
         default_size = self.profile.gpu_size if choice.device == "cuda" else self.profile.cpu_size

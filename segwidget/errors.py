@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+#: The codes of a failed profile load (js/src/handlers.js has the same list).
+LOAD_ERRORS = (
+    "WEIGHTS_UNAVAILABLE",
+    "MODELS_NOT_INSTALLED",
+    "BACKEND_UNAVAILABLE",
+    "MODEL_LOAD_FAILED",
+)
+
 
 class SegwidgetError(Exception):
     """Base class. ``code`` is stable and documented in docs/API_REFERENCE.md."""
@@ -22,6 +30,14 @@ class WeightsUnavailableError(SegwidgetError, RuntimeError):
     """Pretrained weights are neither cached nor downloadable (e.g. offline)."""
 
     code = "WEIGHTS_UNAVAILABLE"
+    recoverable = False
+
+
+class ModelsNotInstalledError(SegwidgetError, ImportError):
+    """A downloadable profile needs the ``models`` extra (torch, torchvision, transformers,
+    onnx), which is not installed; the message has the install command."""
+
+    code = "MODELS_NOT_INSTALLED"
     recoverable = False
 
 

@@ -1,4 +1,5 @@
-"""What this machine can run, and the one place that picks a backend for it (DESIGN.md 9)."""
+"""What this machine can run, and the one place that picks a backend for it (design decision
+9 in docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -179,9 +180,18 @@ def _choose(backend: str, device: str, hw: Hardware | None) -> BackendChoice:
         if not hw.ort_providers:
             raise BackendUnavailableError("backend='onnxruntime' needs: pip install onnxruntime")
         if use_cuda and not ort_gpu:
-            raise BackendUnavailableError(
-                "backend='onnxruntime' on CUDA needs onnxruntime-gpu "
-                "(pip install 'segwidget[gpu]'); or use device='cpu'"
+            if device == "cuda":
+                raise BackendUnavailableError(
+                    "backend='onnxruntime' on CUDA needs onnxruntime-gpu "
+                    "(pip install 'segwidget[gpu]'); or use device='cpu'"
+                )
+            # device "auto": the CPU is where this backend can run here
+            return BackendChoice(
+                "onnxruntime",
+                "cpu",
+                "fp32",
+                f"requested; {where} present but onnxruntime-gpu is not installed "
+                "(pip install 'segwidget[gpu]'): ONNX Runtime on CPU, FP32",
             )
         prec = "fp16" if use_cuda else "fp32"
         return BackendChoice("onnxruntime", dev, prec, f"requested; on {where}, {prec.upper()}")

@@ -131,6 +131,7 @@ class Recording:
         seconds: float | None,
         render: Callable[[Result], np.ndarray],
         on_done: Callable[[Recording], None] | None = None,
+        accept: Callable[[np.ndarray], bool] | None = None,
     ):
         self.path = Path(path)
         suffix = self.path.suffix.lower()
@@ -145,6 +146,7 @@ class Recording:
         self.seconds = seconds
         self._render = render
         self._on_done = on_done
+        self._accept = accept  # which frames to record (e.g. from the first full-size one)
         self._queue: queue.SimpleQueue[tuple[float, Result] | None] = queue.SimpleQueue()
         self._spool: list[tuple[float, bytes]] = []
         self._count = 0
@@ -167,8 +169,9 @@ class Recording:
 
     def push(self, result: Result) -> None:
         """A new result (called on the worker thread; returns at once)."""
-        if not self._stop.is_set():
-            self._queue.put((time.monotonic(), result))
+        if self._stop.is_set() or (self._accept is not None and not self._accept(result.frame)):
+            return
+        self._queue.put((time.monotonic(), result))
 
     def stop(self) -> None:
         """End the recording now (the file is written on the recording's thread)."""

@@ -235,7 +235,7 @@ class Session:
             except Exception as exc:
                 log.warning("%s: loading profile %r failed: %s", self.name, profile, exc)
                 if token == self._switch_token and not self.closed:
-                    self.sink.on_error(self, None, _load_error(exc))
+                    self.sink.on_error(self, None, _load_error(exc, self.engine is not None))
                 return
             if token != self._switch_token or self.closed:
                 return  # superseded by a newer switch
@@ -379,9 +379,13 @@ class Session:
             self.scheduler.wait_idle(self, wait)
 
 
-def _load_error(exc: Exception) -> Exception:
+def _load_error(exc: Exception, serving: bool) -> Exception:
+    """The error a failed load reports: recoverable when an engine still serves (a failed
+    switch: the stream goes on with the previous profile), not when nothing does."""
     if isinstance(exc, SegwidgetError):
-        return exc
-    err = SegwidgetError(f"loading the model failed: {type(exc).__name__}: {exc}")
-    err.code, err.recoverable = "MODEL_LOAD_FAILED", False
+        err = exc
+    else:
+        err = SegwidgetError(f"loading the model failed: {type(exc).__name__}: {exc}")
+        err.code = "MODEL_LOAD_FAILED"
+    err.recoverable = serving
     return err

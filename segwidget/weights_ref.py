@@ -9,13 +9,21 @@ always there, no network, no export.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import ModelsNotInstalledError
 from .profiles import Profile
 
 RANDOM_SEED = 0
+
+#: The extra that brings the downloadable profiles' stack, and the command that installs it.
+MODELS_EXTRA = "models"
+INSTALL_MODELS = "pip install 'segwidget[models]'"
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,41 @@ def cache_root() -> Path | None:
     """``SEGWIDGET_CACHE_DIR`` (e.g. on Google Drive) overrides the standard caches."""
     root = os.environ.get("SEGWIDGET_CACHE_DIR")
     return Path(root).expanduser() if root else None
+
+
+def _installed(name: str) -> bool:
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a blocked or broken package counts as missing
+        return False
+
+
+def missing_model_packages(profile: Profile) -> list[str]:
+    """The packages of the ``models`` extra that ``profile`` needs and this environment
+    lacks (found without importing them); always ``[]`` for a profile with shipped models."""
+    if profile.shipped:
+        return []
+    needed = ["torch", "torchvision" if profile.family == "torchvision" else "transformers"]
+    return [name for name in [*needed, "onnx"] if not _installed(name)]
+
+
+def require_model_packages(profile: Profile) -> None:
+    """Raise :class:`ModelsNotInstalledError` with the install command when ``profile``
+    needs packages of the ``models`` extra that are missing (before anything is loaded)."""
+    missing = missing_model_packages(profile)
+    if not missing:
+        return
+    raise ModelsNotInstalledError(
+        f"profile {profile.name!r} needs {', '.join(missing)} (the segwidget[{MODELS_EXTRA}] "
+        f"extra), not installed here. Install it with: {INSTALL_MODELS} "
+        f"(in a clone of the repository: pip install -e '.[{MODELS_EXTRA}]'), then restart "
+        "the kernel (or the server). On a machine without a CUDA GPU, install the CPU-only "
+        "torch first (no CUDA libraries: far smaller): pip install torch torchvision "
+        f"--index-url {CPU_TORCH_INDEX}. "
+        "Colab has torch already. The 'person' profile runs without it."
+    )
 
 
 def describe_weights(profile: Profile, weights: str | os.PathLike = "pretrained") -> WeightsRef:

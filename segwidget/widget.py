@@ -27,7 +27,8 @@ from .capture_settings import CaptureSettings
 from .cluster.connect import cluster_from_env
 from .effects import DEFAULT_SMOOTHING, EFFECT_MODES, ConfidenceSmoother
 from .engine import LABELS, Engine, SegResult
-from .errors import StreamFailedError
+from .errors import LOAD_ERRORS, StreamFailedError
+from .full_size import FullSizeFrames
 from .kernel_status import quiet_comm, unquiet_comm
 from .labels import COLORMAPS, resolve_palette, validate_class_filter
 from .profiles import PROFILES
@@ -44,8 +45,8 @@ log = logging.getLogger(__name__)
 SOURCE_KINDS = ("browser", "kernel")
 #: Traits Python sets and the view only reads; view updates to them are ignored.
 READ_ONLY = ("labels", "detected", "stats", "error")
-LOAD_ERRORS = ("WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED")
 DETECTED_PERIOD_S = 0.25
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 _STATIC = Path(__file__).parent / "static"
 _MISSING_BUNDLE = """export default { render({ el }) {
@@ -142,6 +143,7 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         super().__init__(profile=profile, source_kind=kind, **settings)
 
         self._hub = ResultHub(self._failed)
+        self._full = FullSizeFrames(self._hub, self, lambda: self._session)
         self._runner: SourceRunner | None = None
         self._error_from_client = False
         self._reverting = False
@@ -221,9 +223,18 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         super().set_state({k: v for k, v in sync_data.items() if k not in READ_ONLY})
 
     # -- observers --------------------------------------------------------------------------
+    @t.validate("profile")
+    def _check_profile(self, proposal: Any) -> str:
+        # Asking again for the profile that serves (the failed switch already went back to
+        # it) is no change to observe, but the failed switch's error no longer applies.
+        if proposal["value"] == self.profile and not getattr(self, "_reverting", True):
+            self._clear_load_error()
+        return proposal["value"]
+
     @t.observe("profile")
     def _profile_changed(self, change: Any) -> None:
         if self._session is not None and not self._reverting:
+            self._clear_load_error()  # a new attempt: it reports again if it fails
             self._session.switch(change["new"])
 
     @t.observe("adapt", "latency_budget_ms")
@@ -264,16 +275,22 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         return self._hub.count
 
     def snapshot(self, path: str | os.PathLike = "snapshot.png", timeout: float = 5.0) -> Path:
-        """Save the newest composite (what the view shows) as an image; return its path."""
-        result = self.latest(timeout)
-        if result is None:
-            raise RuntimeError(
-                "no result yet: open the widget's view (or start a kernel source) first"
-            )
+        """Save the newest composite (what the view shows) as an image; return its path.
+
+        From the browser's camera it is at the camera's resolution: the view sends full-size
+        frames until one is segmented (``upload_size="full"`` meanwhile), the mask scaled to
+        it. In a notebook cell that frame comes once the cell ends: the file is written then.
+        """
         path = Path(path)
-        bgr = cv2.cvtColor(result.overlay(), cv2.COLOR_RGB2BGR)
-        if not cv2.imwrite(str(path), bgr):
-            raise ValueError(f"could not write {path} (use .png or .jpg)")
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.parent.is_dir():
+            raise ValueError(f"cannot write {path}: use an existing folder and .png or .jpg")
+
+        def save(result: Result) -> None:
+            bgr = cv2.cvtColor(result.overlay(), cv2.COLOR_RGB2BGR)
+            if not cv2.imwrite(str(path), bgr):
+                raise ValueError(f"could not write {path}")
+
+        self._full.snapshot(timeout, save)
         return path
 
     def on_result(self, callback: Callable[[Result], Any]) -> Callable[[], None]:
@@ -287,11 +304,10 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         """Record the composites to a video for ``seconds`` (None: until ``.stop()``).
 
         Returns at once; ``.wait()`` on the handle gives ``(path, frames, fps, duration_s)``.
+        From the browser's camera, at the camera's resolution (see :meth:`snapshot`): the
+        view sends full-size frames while it records, from the first of them on.
         """
-        self._hub.check()
-        rec = Recording(path, seconds, lambda r: r.overlay(), on_done=self._hub.recording_done)
-        self._hub.add_recording(rec)
-        return rec
+        return self._full.record(path, seconds, lambda r: r.overlay())
 
     def wait_source(self, timeout: float | None = None) -> bool:
         """Wait until a kernel-side source has finished (end of stream, error or stop)."""
@@ -396,6 +412,11 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             return None
         return StreamFailedError(err["code"], err["message"])
 
+    def _clear_load_error(self) -> None:
+        err = getattr(self, "_trait_values", {}).get("error")
+        if err is not None and err.get("code") in LOAD_ERRORS and err.get("recoverable"):
+            self.set_trait("error", None)
+
     def _clear_client_error(self) -> None:
         if self._error_from_client:
             self._error_from_client = False
@@ -408,7 +429,10 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         result = Result.from_seg(frame.seq, frame.t_capture, seg, self.composite, alpha)
         if frame.jpeg is None and self._runner is not None:
             self._runner.frame_done(frame.seq)
-        if self.error is not None and self.error.get("recoverable"):
+        err = self.error
+        # a frame's recoverable error is over once results resume; a failed switch's stays
+        # until the profile is asked for again (or another loads)
+        if err is not None and err.get("recoverable") and err.get("code") not in LOAD_ERRORS:
             self.set_trait("error", None)
         names = sorted(n for n, _ in result.classes)
         now = time.monotonic()

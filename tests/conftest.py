@@ -47,7 +47,7 @@ def photo(photos) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def fast_engine():
-    """The fast profile with seeded random weights on the auto (CPU: ONNX Runtime) backend."""
+    """The fast profile with seeded random weights on the auto backend (CPU: ONNX Runtime)."""
     from segwidget import get_engine
 
     return get_engine("fast", weights="random")

@@ -68,6 +68,13 @@ def test_a_requested_backend_that_cannot_run_names_what_is_missing(backend, devi
     assert missing in str(info.value)
 
 
+def test_onnxruntime_requested_on_a_gpu_without_its_gpu_provider_runs_on_the_cpu():
+    # device "auto" means where the requested backend can run; "cuda" insists (and raises)
+    choice = choose_backend("onnxruntime", "auto", GPU_BARE)
+    assert (choice.backend, choice.device, choice.precision) == ("onnxruntime", "cpu", "fp32")
+    assert "onnxruntime-gpu is not installed" in choice.reason
+
+
 def test_requested_backends_run_where_they_can():
     assert choose_backend("torch", "auto", GPU_TRT).backend == "torch"
     assert choose_backend("onnxruntime", "auto", GPU_TRT).precision == "fp16"
@@ -141,8 +148,10 @@ def test_export_key_depends_on_weights_and_precision():
 
 @pytest.mark.parametrize("profile", TORCH_PROFILES)
 def test_onnxruntime_agrees_with_torch_eager(profile, photos):
-    ort = Engine(profile, weights="random", backend="onnxruntime")
-    eager = Engine(profile, weights="random", backend="torch")
+    # the export against the network it came from, on one device (a GPU machine would
+    # otherwise run eager torch on CUDA at the GPU's input size)
+    ort = Engine(profile, weights="random", backend="onnxruntime", device="cpu")
+    eager = Engine(profile, weights="random", backend="torch", device="cpu")
     assert ort.info["backend"] == "onnxruntime"
     assert eager.info["backend"] == "torch"
     for name, photo in photos.items():

@@ -65,6 +65,23 @@ def test_bench_table(capsys):
     assert "untrained" in out
 
 
+def test_bench_person_exits_0_a_row_that_does_not_apply_is_no_failure(capsys):
+    # The default backends on a CPU add torch for the ratio; person has no torch network.
+    code = main(["bench", "--profile", "person", "--backend", "onnxruntime", "--backend",
+                 "torch", "--seconds", "0.2"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    header, _rule, row, *rest = out.splitlines()
+    for unit in ("model p50 ms", "p95 ms", "decode ms", "other %", "mem MB", "torch/ORT"):
+        assert unit in header
+    assert row.split()[:2] == ["person", "onnxruntime"]
+    legend = " ".join(rest)
+    assert "other %: all the non-model work as a share of the model's time" in legend
+    assert "torch/ORT: torch eager model time over ONNX Runtime's" in legend
+    assert "person / torch: not run: this profile ships ONNX graphs" in out
+    assert "error" not in out
+
+
 def test_bench_reports_a_backend_that_cannot_run(capsys):
     code = main(
         [
@@ -80,7 +97,7 @@ def test_bench_reports_a_backend_that_cannot_run(capsys):
         ]
     )
     assert code == 1
-    assert "tensorrt" in capsys.readouterr().out
+    assert "fast / tensorrt: error: " in capsys.readouterr().out
 
 
 def test_download_rejects_unknown_profiles(capsys):

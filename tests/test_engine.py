@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from segwidget import PROFILES, Engine, FrameError, get_engine
+from segwidget.hardware import choose_backend
 from segwidget.labels import VOC_CLASSES, VOC_PALETTE
 from segwidget.preprocess import encode_jpeg
 
@@ -69,12 +70,15 @@ def test_labels_palette_and_info(fast_engine):
         "weights",
     ):
         assert info[key] not in (None, "")
-    assert info["backend"] == "onnxruntime"
-    assert info["device"] == "cpu"
+    # what the hardware decides (CPU here: ONNX Runtime; a CUDA GPU: torch FP16 or better)
+    choice = choose_backend("auto", "auto")
+    assert (info["backend"], info["device"]) == (choice.backend, choice.device)
+    assert info["backend_reason"] == choice.reason
     assert "untrained" in info["weights"]
     assert info["pretrained"] is False
-    assert "CPU default" in info["input_size_reason"]
-    assert info["input_size"] == PROFILES["fast"].cpu_size
+    cuda = choice.device == "cuda"
+    assert ("GPU default" if cuda else "CPU default") in info["input_size_reason"]
+    assert info["input_size"] == (PROFILES["fast"].gpu_size if cuda else PROFILES["fast"].cpu_size)
 
 
 def test_accurate_profile_has_ade20k_labels(photo):

@@ -32,6 +32,22 @@ def test_js_unit_tests():
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_es_modules_are_scoped_to_the_js_folder():
+    """Only js/ is "type": "module": a root one applies to every script below the clone,
+    JupyterLab's own CommonJS ones in a .venv inside it too (Node traces at `jupyter lab`)."""
+    assert "type" not in json.loads((ROOT / "package.json").read_text())
+    assert json.loads((ROOT / "js" / "package.json").read_text())["type"] == "module"
+    inside = ROOT / ".venv-probe-tool.js"  # a CommonJS script, as if in a .venv in the clone
+    try:
+        inside.write_text("console.log(typeof require);")
+        out = subprocess.run([NODE, str(inside)], capture_output=True, text=True, timeout=60)
+    finally:
+        inside.unlink(missing_ok=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "function"
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
 @pytest.mark.skipif(
     not (ROOT / "node_modules" / "esbuild").is_dir(),
     reason="esbuild is not installed (run `npm ci`)",
@@ -298,6 +314,22 @@ def test_widget_draws_kernel_frames_with_their_mask(widget_page):
     assert result["right"] == [193, 40, 40, 255]
     assert result["frames"] == 0  # a kernel-side source: the browser camera stays off
     assert result["camera"] is None
+
+    # Stopped: the last frame stays drawn, but the stats and legend say the stream stopped
+    # (no old FPS or shares), and say it runs again once it does
+    live = "() => /FPS/.test(document.querySelector('.sw-fps').textContent)"
+    page.wait_for_function(live)
+    assert page.locator(".sw-legend-item").count() == 2
+    page.evaluate("() => model.set('running', false)")
+    page.wait_for_function(
+        "() => document.querySelector('.sw-fps').textContent === 'Stopped'"
+        " && document.querySelector('.sw-legend').textContent === 'Stream stopped'"
+    )
+    assert page.locator(".sw-latency").text_content() == ""
+    assert page.locator(".sw-stage-seg").count() == 0
+    page.evaluate("() => model.set('running', true)")
+    page.wait_for_function(live)
+    page.wait_for_function("() => document.querySelectorAll('.sw-legend-item').length === 2")
     assert page.errors == []
 
 

@@ -84,3 +84,52 @@ def test_cuda_driver_probe_counts_gpus_without_torch(monkeypatch):
     assert hardware.cuda_driver_devices() == 2
     monkeypatch.setattr(ctypes, "CDLL", lambda name: Driver(init_rc=100))  # no device
     assert hardware.cuda_driver_devices() == 0
+
+
+NO_MODELS_EXTRA = """
+import importlib.abc, json, sys
+import numpy as np
+
+BLOCKED = ("torch", "torchvision", "transformers", "onnx")
+
+class Blocker(importlib.abc.MetaPathFinder):  # the base install: no segwidget[models]
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Blocker())
+from segwidget import Engine, SegWidget
+from segwidget.errors import SegwidgetError
+
+frame = np.zeros((480, 640, 3), np.uint8)
+frame[100:400, 200:440] = (200, 160, 140)
+person = Engine("person")
+res = person.segment(frame)
+out = {"person_mask": list(res.mask.shape), "person_backend": person.info["backend"]}
+try:
+    Engine("fast", weights="random")
+except SegwidgetError as exc:
+    out.update(code=exc.code, message=str(exc), recoverable=exc.recoverable)
+SegWidget  # the widget module's imports count too
+out["heavy"] = [m for m in BLOCKED if m in sys.modules]
+print(json.dumps(out))
+"""
+
+
+def test_without_the_models_extra_person_runs_and_fast_says_how_to_install():
+    """The base install (no torch, torchvision, transformers or onnx): ``person`` segments;
+    ``fast`` fails at once with the extra's install command and the CPU-only wheels hint."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-c", NO_MODELS_EXTRA]
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["person_mask"][0] > 0
+    assert got["person_backend"] == "onnxruntime"
+    assert got["heavy"] == []
+    assert got["code"] == "MODELS_NOT_INSTALLED"
+    assert got["recoverable"] is False
+    assert "pip install 'segwidget[models]'" in got["message"]
+    assert "--index-url https://download.pytorch.org/whl/cpu" in got["message"]
+    assert "needs torch, torchvision, onnx" in got["message"]
+    assert "The 'person' profile runs without it" in got["message"]

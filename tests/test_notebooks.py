@@ -55,7 +55,7 @@ def test_quickstart_starts_offline_and_shares_one_install_and_weights_choice():
     made = [line for c in code for line in c.splitlines() if "SegWidget(" in line]
     assert all("weights=WEIGHTS" in line for line in made if not line.lstrip().startswith("#"))
     readme = (NOTEBOOKS.parent / "README.md").read_text()
-    install = next(line for line in readme.splitlines() if "pip install torch" in line)
+    install = next(line for line in readme.splitlines() if "pip install -e . jupyterlab" in line)
     text = "\n".join(c.source for c in nb.cells)
     assert install in text
     assert "pip install -e .\n" not in text  # no second, different install instruction

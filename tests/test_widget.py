@@ -465,6 +465,118 @@ def test_record_writes_the_composites_at_the_measured_rate(make_widget, jpegs, t
         assert np.abs(got.astype(int) - want).mean() < 8  # a lossy video codec
 
 
+def _sized(photo, width, height):
+    return encode_jpeg(cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA), 90)
+
+
+def _upload_sizes(w):
+    """Every value ``upload_size`` takes, and an event for each change to ``"full"``."""
+    seen, full = [], threading.Event()
+
+    def note(change):
+        seen.append(change["new"])
+        if change["new"] == "full":
+            full.set()
+
+    w.observe(note, "upload_size")
+    return seen, full
+
+
+def test_snapshot_asks_the_view_for_a_full_size_frame(make_widget, photos, tmp_path):
+    """The view uploads model-size frames (fast: 320 long side); a snapshot sets
+    upload_size="full" until a frame larger than that is segmented, saves it at its size
+    and puts "model" back; frames still in flight at model size are not taken."""
+    w = make_widget()
+    small, full = _sized(photos["astronaut"], 320, 240), _sized(photos["astronaut"], 640, 480)
+    send_frame(w, 1, small)
+    assert delivered(w, 1).frame.shape == (240, 320, 3)  # r.frame of latest(): as today
+    seen, asked = _upload_sizes(w)
+    done: dict = {}
+    t = threading.Thread(target=lambda: done.update(path=w.snapshot(tmp_path / "shot.png")))
+    t.start()
+    assert asked.wait(TIMEOUT)
+    send_frame(w, 2, small)  # captured before the view saw the change
+    delivered(w, 2)
+    assert t.is_alive()
+    send_frame(w, 3, full)
+    t.join(TIMEOUT)
+    assert not t.is_alive()
+    saved = cv2.imread(str(done["path"]))
+    assert saved.shape == (480, 640, 3)
+    assert seen == ["full", "model"]
+    # the newest result is full size already: taken at once, nothing asked of the view
+    assert w.snapshot(tmp_path / "again.png") == tmp_path / "again.png"
+    assert seen == ["full", "model"]
+
+
+def test_snapshot_in_a_notebook_cell_is_written_once_the_full_frame_is_in(
+    make_widget, photos, tmp_path, monkeypatch
+):
+    """In a cell the kernel takes the view's frames only once the cell ends: snapshot()
+    returns at once and the worker writes the file with the first full-size result."""
+    from segwidget import full_size
+
+    monkeypatch.setattr(full_size, "in_kernel_cell", lambda: True)
+    w = make_widget()
+    small, full = _sized(photos["chelsea"], 320, 240), _sized(photos["chelsea"], 640, 480)
+    send_frame(w, 1, small)
+    delivered(w, 1)
+    seen, _ = _upload_sizes(w)
+    path = w.snapshot(tmp_path / "cell.jpg")
+    assert path == tmp_path / "cell.jpg"
+    assert not path.exists()
+    assert seen == ["full"]
+    send_frame(w, 2, full)
+    result_for(w, 2)
+    send_frame(w, 3, small)
+    result_for(w, 3)  # the worker wrote the file with result 2 before it sent result 3
+    assert cv2.imread(str(path)).shape == (480, 640, 3)
+    assert seen == ["full", "model"]
+    with pytest.raises(ValueError, match=r"\.png or \.jpg"):
+        w.snapshot(tmp_path / "shot.gif")
+
+
+def test_recording_and_snapshot_share_full_size_frames(make_widget, photos, tmp_path):
+    """A recording holds upload_size="full" for as long as it runs, a snapshot meanwhile
+    does not put "model" back; the clip starts at the first full-size frame."""
+    w = make_widget(upload_size="model")
+    small, full = _sized(photos["coffee"], 320, 240), _sized(photos["coffee"], 640, 480)
+    seen, asked = _upload_sizes(w)
+    rec = w.record(tmp_path / "clip.avi", seconds=None)
+    assert asked.is_set()
+    send_frame(w, 1, small)  # in flight before the view saw the change: not recorded
+    delivered(w, 1)
+    for seq in (2, 3):
+        send_frame(w, seq, full)
+        delivered(w, seq)
+    w.snapshot(tmp_path / "shot.png", timeout=TIMEOUT)
+    assert w.upload_size == "full"  # the recording still needs it
+    send_frame(w, 4, small)  # a late small one is scaled up with the rest
+    delivered(w, 4)
+    rec.stop()
+    out = rec.wait(TIMEOUT)
+    assert out.frames == 3
+    assert seen == ["full", "model"]
+    cap = cv2.VideoCapture(str(out.path))
+    try:
+        ok, first = cap.read()
+    finally:
+        cap.release()
+    assert ok
+    assert first.shape == (480, 640, 3)
+
+
+def test_kernel_sources_and_stopped_streams_ask_nothing_of_the_view(make_widget, tmp_path):
+    frames = [np.full((120, 160, 3), 90, np.uint8)] * 3
+    w = make_widget(source=iter(frames))
+    assert w.wait_source(TIMEOUT)
+    seen, _ = _upload_sizes(w)
+    assert cv2.imread(str(w.snapshot(tmp_path / "k.png"))).shape == (120, 160, 3)
+    w.record(tmp_path / "k.avi", seconds=0.1).stop()
+    assert seen == []
+    assert w.upload_size == "model"
+
+
 def test_record_with_no_results_says_so(make_widget, tmp_path):
     w = make_widget()
     rec = w.record(tmp_path / "empty.avi", seconds=0.2)
@@ -536,13 +648,13 @@ def test_failed_profile_load_keeps_the_old_engine(make_widget, jpegs, monkeypatc
     w.profile = "accurate"
     err, _ = w.outbox.wait(lambda c: c["type"] == "error")
     assert err["code"] == "MODEL_LOAD_FAILED"
-    assert err["recoverable"] is False
+    assert err["recoverable"] is True  # the stream goes on with the old engine
     assert "disk on fire" in err["message"]
     assert w.error["code"] == "MODEL_LOAD_FAILED"
     assert w.profile == "fast"  # back to the profile that still serves
     send_frame(w, 1, jpegs["coffee"])
     assert result_for(w, 1)[0]["profile"] == "fast"
-    assert w.error["code"] == "MODEL_LOAD_FAILED"  # not recoverable: a result does not clear it
+    assert w.error["code"] == "MODEL_LOAD_FAILED"  # a result does not clear it: it applies
 
 
 def test_accurate_profile_switches_labels_colormap_and_filter(make_widget, monkeypatch):
@@ -667,11 +779,24 @@ def test_a_failed_switch_does_not_fail_the_stream(make_widget, jpegs, monkeypatc
 
     monkeypatch.setattr(stream, "get_engine", offline_balanced)
     w.profile = "balanced"
-    w.outbox.wait(lambda c: c["type"] == "error")
+    err, _ = w.outbox.wait(lambda c: c["type"] == "error")
+    assert err["recoverable"] is True  # the view's banner: the stream goes on
     assert w.error["code"] == "WEIGHTS_UNAVAILABLE"
+    assert w.error["recoverable"] is True
+    assert w.profile == "fast"  # back to the one that serves
     send_frame(w, 1, jpegs["astronaut"])
     result_for(w, 1)
     assert w.latest(timeout=TIMEOUT).seq == 1  # the fast profile keeps serving
+    assert w.error["code"] == "WEIGHTS_UNAVAILABLE"  # a result does not end it: it applies
+    w.profile = "fast"  # asking for the serving profile again: the failed switch is over
+    assert w.error is None
+    w.profile = "balanced"
+    w.outbox.wait(lambda c: c["type"] == "error" and len(w.outbox.of("error")) == 2)
+    assert w.error["recoverable"] is True
+    w.profile = "person"  # a new attempt at another profile: the old error is over
+    assert w.error is None
+    w.outbox.wait(lambda c: c["type"] == "ready" and c.get("profile") == "person")
+    assert w.error is None
 
 
 # ------------------------------------------------------------------- effect settings

@@ -3,11 +3,31 @@
 import { h } from "./util.js";
 
 /**
- * @typedef {{code: string, message: string, recoverable?: boolean, source?: string}} BannerError
+ * @typedef {{code: string, message: string, recoverable?: boolean, source?: string,
+ *   until?: "profile"}} BannerError
  *   `source` says who raised it ("server", "client", "trait", "transport"), so whoever can
- *   tell that it is over clears only its own errors; any recoverable error also clears when
- *   results resume.
+ *   tell that it is over clears only its own errors; a recoverable error also clears when
+ *   results resume, except one that lasts `until` the next profile request or load (a failed
+ *   switch: results go on from the previous profile while it still applies).
  */
+
+/**
+ * Whether `clear(source)` clears an error shown from `shown`. The widget's `error` trait
+ * mirrors the kernel's errors, so the trait going empty ends a "server" error too.
+ * @param {string} source
+ * @param {string | undefined} shown
+ */
+export function clearedBy(source, shown) {
+  return shown === source || (source === "trait" && shown === "server");
+}
+
+/**
+ * Whether new results end the error: recoverable, and not one that lasts until a profile.
+ * @param {BannerError | null} err
+ */
+export function endsWithResults(err) {
+  return !!err && !!err.recoverable && err.until !== "profile";
+}
 
 export class Banner {
   /** @param {HTMLElement} el  container (hidden while there is no error) */
@@ -37,14 +57,19 @@ export class Banner {
    * @param {string} [source]
    */
   clear(source) {
-    if (source && (!this.current || this.current.source !== source)) return;
+    if (source && (!this.current || !clearedBy(source, this.current.source))) return;
     this.current = null;
     this.el.hidden = true;
   }
 
   /** Hide the banner if its error is recoverable (results resumed, so it is over). */
   clearRecoverable() {
-    if (this.current && this.current.recoverable) this.clear();
+    if (endsWithResults(this.current)) this.clear();
+  }
+
+  /** Hide a failed switch's error: a profile is requested or loaded again. */
+  clearProfileError() {
+    if (this.current && this.current.until === "profile") this.clear();
   }
 
   /**

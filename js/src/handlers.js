@@ -9,7 +9,13 @@ import { h } from "./util.js";
 /** @typedef {import("./protocol.js").Header} Header */
 
 /** Errors that end a profile load (or reject the request); the previous profile keeps serving. */
-export const LOAD_ERRORS = ["UNKNOWN_MODE", "WEIGHTS_UNAVAILABLE", "BACKEND_UNAVAILABLE", "MODEL_LOAD_FAILED"];
+export const LOAD_ERRORS = [
+  "UNKNOWN_MODE",
+  "WEIGHTS_UNAVAILABLE",
+  "MODELS_NOT_INSTALLED",
+  "BACKEND_UNAVAILABLE",
+  "MODEL_LOAD_FAILED",
+];
 
 /**
  * The session's `onMessage(header, buffers)`, for `transport.onMessage`.
@@ -24,6 +30,7 @@ export function handlers(s) {
     state.look = null;
     state.loadingProfile = null;
     controls.setLoading(null);
+    banner.clearProfileError();
     const profiles = msg.profiles || msg.available_models;
     controls.setProfiles(Array.isArray(profiles) && profiles.length ? profiles : DEFAULT_PROFILES);
     controls.setLabels(msg.labels || []);
@@ -57,6 +64,8 @@ export function handlers(s) {
     if (!buffers[0]) return;
     // a frame from before a pause (hidden tab, a kernel that did not answer): long gone
     if (!s.kernelSource() && Number(msg.t_capture) < state.staleBefore) return;
+    // sent before the camera stopped: the stopped view shows no mask, legend or FPS
+    if (!s.kernelSource() && !s.store.get("running")) return;
     /** @type {ImageBitmap | null} */
     let frame = null;
     // buffers: the mask, then the confidence when the header has it, then the kernel's frame
@@ -117,6 +126,7 @@ export function handlers(s) {
         onReady(msg);
         break;
       case "loading":
+        banner.clearProfileError(); // a new attempt: it reports again if it fails
         state.loadingProfile = msg.profile || "profile";
         controls.setLoading(state.loadingProfile);
         s.updateStatus();
@@ -137,12 +147,14 @@ export function handlers(s) {
           controls.setLoading(null);
           s.updateStatus();
         }
-        // recoverable errors clear when results resume; the others stay until dismissed
+        // recoverable errors clear when results resume, a failed load when a profile is
+        // requested or loads again; the others stay until dismissed
         banner.show({
           code: String(msg.code || "ERROR"),
           message: String(msg.message || ""),
           recoverable: !!msg.recoverable,
           source: "server",
+          ...(LOAD_ERRORS.includes(msg.code) && msg.code !== "UNKNOWN_MODE" ? { until: "profile" } : {}),
         });
         break;
       default:

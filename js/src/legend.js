@@ -47,6 +47,20 @@ export function isolateClass(filter, name) {
   return filter && filter.length === 1 && filter[0] === name ? [] : [name];
 }
 
+const STOPPED = "Stream stopped";
+
+/**
+ * What the legend shows: the newest result's classes while the stream runs, that it is
+ * stopped once it is (a kernel source's last frame stays drawn), nothing before a result.
+ * @param {boolean} hasResult
+ * @param {boolean} running
+ * @returns {"entries" | "stopped" | "empty"}
+ */
+export function legendMode(hasResult, running) {
+  if (!running) return hasResult ? "stopped" : "empty";
+  return hasResult ? "entries" : "empty";
+}
+
 export class Legend {
   /**
    * @param {HTMLElement} el  container (its content is replaced)
@@ -99,5 +113,12 @@ export class Legend {
   clear() {
     this.key = "";
     this.el.replaceChildren();
+  }
+
+  /** The stream is stopped: the last result's shares are not current, so none are shown. */
+  stopped() {
+    if (this.key === STOPPED) return;
+    this.key = STOPPED;
+    this.el.replaceChildren(h("li", { class: "sw-legend-empty" }, STOPPED));
   }
 }

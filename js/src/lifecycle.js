@@ -49,6 +49,7 @@ export function lifecycle(s) {
     if (s.kernelSource() || state.destroyed || state.linkLost) return false;
     if (!retrying) retry.cancel();
     state.cameraStarting = true;
+    state.cameraRefused = "";
     updatePlaceholder();
     const [w, hgt] = store.get("resolution") || [640, 480];
     try {
@@ -58,7 +59,9 @@ export function lifecycle(s) {
       if (!retrying) {
         const e = /** @type {any} */ (err);
         state.cameraLost = false;
-        reportClientError(e && typeof e.code === "string" ? e : cameraError(e));
+        const why = e && typeof e.code === "string" ? e : cameraError(e);
+        reportClientError(why);
+        state.cameraRefused = why.message; // the placeholder keeps the reason by its button
         store.set("running", false);
       }
       updatePlaceholder();
@@ -126,6 +129,7 @@ export function lifecycle(s) {
       stopCamera();
     }
     controls.setSourceKind(s.kernelSource() ? "kernel" : "browser");
+    state.legendDirty = true; // the legend and stats say whether the stream runs (painter.js)
     updatePlaceholder();
   }
 
@@ -140,7 +144,9 @@ export function lifecycle(s) {
       if (!state.latest) text = running ? "Waiting for frames from the kernel…" : "Stopped. Press Start to stream from the kernel source.";
       showButton = !running;
     } else if (!running) {
-      text = "Press Start to segment your camera live.";
+      text = state.cameraRefused
+        ? `The camera did not start: ${state.cameraRefused}`
+        : "Press Start to segment your camera live.";
       showButton = true;
     } else if (state.cameraLost) {
       text = "The camera stopped delivering frames; trying to open it again…";

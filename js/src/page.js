@@ -26,7 +26,8 @@ export function wsUrl(location) {
 }
 
 /**
- * Settings given in the page URL: ?profile=fast&resolution=1280x720&quality=80&autostart=1
+ * Settings given in the page URL: ?profile=fast&resolution=1280x720&quality=80&autostart=0
+ * (wait for a click on Start; the page starts the camera by itself, as the widget does)
  * and the advanced ones, &in_flight=1 (max_in_flight: 1 or 2), &upload=full (upload_size:
  * model or full), &encoding=jpeg (frame_encoding: auto, jpeg or i420), &adapt=0 and
  * &budget=150 (latency_budget_ms: the server's adaptive quality, sent in `init`);
@@ -46,7 +47,8 @@ export function settingsFromQuery(search) {
   if (res) out.resolution = [Number(res[1]), Number(res[2])];
   const quality = Number(q.get("quality"));
   if (quality >= 1 && quality <= 100) out.jpeg_quality = Math.round(quality);
-  if (q.get("autostart") === "1") out.running = true;
+  const autostart = q.get("autostart");
+  if (autostart === "0" || autostart === "1") out.running = autostart === "1";
   const inFlight = q.get("in_flight");
   if (inFlight === "1" || inFlight === "2") out.max_in_flight = Number(inFlight);
   const upload = q.get("upload");
@@ -183,12 +185,21 @@ class WsTransport {
 }
 
 /**
+ * The page's settings: the URL's over the page's defaults. It starts the camera by itself
+ * like the widget (`running`); a browser that refuses leaves the Start button and says why.
+ * @param {string} search
+ */
+export function pageSettings(search) {
+  return { running: true, ...settingsFromQuery(search) };
+}
+
+/**
  * Mount the page into `el` and connect.
  * @param {HTMLElement} el
  * @param {{href: string, protocol: string, search: string}} [loc]
  */
 export function mountPage(el, loc = window.location) {
-  const store = createLocalStore(settingsFromQuery(loc.search));
+  const store = createLocalStore(pageSettings(loc.search));
   const status = document.getElementById("sw-conn");
   const setStatus = (/** @type {string} */ text, /** @type {string} */ state) => {
     if (!status) return;

@@ -3,7 +3,7 @@
 // overlay and the legend.
 
 import { makeFeedback } from "./flow.js";
-import { legendEntries } from "./legend.js";
+import { legendEntries, legendMode } from "./legend.js";
 import { buildLut, filterIndices, resolvePalette } from "./palette.js";
 import { clientNow } from "./protocol.js";
 import { CLIENT_STAGES } from "./stats.js";
@@ -157,6 +157,7 @@ export function painter(s) {
       stages: st.stages,
       renderer: renderer.current,
       client: Object.fromEntries(CLIENT_STAGES.map((k) => [k, state.means[k].mean(now)])),
+      stopped: !store.get("running"),
     });
   }
 
@@ -177,7 +178,9 @@ export function painter(s) {
   }
 
   function updateLegend() {
-    if (!state.latest) return legend.clear();
+    const mode = legendMode(!!state.latest, !!store.get("running"));
+    if (mode === "empty") return legend.clear();
+    if (mode === "stopped") return legend.stopped();
     const { keep, palette } = currentLook();
     legend.update(legendEntries(state.latest.header.classes || [], s.labels(), keep, palette));
   }

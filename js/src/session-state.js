@@ -74,6 +74,7 @@ export function initialState() {
     dirty: true,
     legendDirty: false, // a result arrived since the legend was last drawn
     cameraStarting: false,
+    cameraRefused: "", // why the camera did not start (shown by the Start button)
     hidden: false, // the document is hidden: no frames are sent (resume.js)
     cameraLost: false, // the camera track ended; retrying with backoff (resume.js)
     linkLost: false, // the channel is gone for good (the kernel restarted): re-run the cell

@@ -51,6 +51,38 @@ export function formatMs(ms) {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }
 
+/**
+ * The overlay's text. `stopped`: the stream is stopped, so no rate or latency is current:
+ * it says so instead of showing the last ones.
+ * @param {StatsInput} s
+ * @returns {{fps: string, latency: string, info: string, note: string}}
+ */
+export function statsText(s) {
+  const where = [s.profile, [s.backend, s.device].filter(Boolean).join("/")];
+  if (s.stopped) return { fps: "Stopped", latency: "", info: where.filter(Boolean).join(" · "), note: "" };
+  const parts = where;
+  if (s.inference_ms != null) parts.push(`inference ${formatMs(s.inference_ms)}`);
+  if (s.gpu_memory_mb != null) parts.push(`GPU ${Math.round(s.gpu_memory_mb)} MB`);
+  if (s.dropped) parts.push(`${s.dropped} dropped`);
+  if (s.adapted) parts.push(`adapted: ${s.adapted}`);
+  if (s.renderer) parts.push(`render: ${s.renderer.path}`);
+  return {
+    fps: s.fps != null && Number.isFinite(s.fps) ? `${s.fps.toFixed(1)} FPS` : "– FPS",
+    latency: `latency ${formatMs(s.latency_ms)}`,
+    info: parts.filter(Boolean).join(" · "),
+    // The kernel's word that this profile cannot follow a camera on this machine.
+    note: s.slow || "",
+  };
+}
+
+/**
+ * @typedef {{fps: number | null, latency_ms: number | null, inference_ms?: number | null,
+ *   profile?: string | null, backend?: string | null, device?: string | null, dropped?: number | null,
+ *   gpu_memory_mb?: number | null, slow?: string | null, adapted?: string | null,
+ *   stages?: Record<string, number> | null, client?: Record<string, number | null>,
+ *   renderer?: {path: string, reason: string} | null, stopped?: boolean}} StatsInput
+ */
+
 export class StatsOverlay {
   /** @param {HTMLElement} el  container (its content is replaced) */
   constructor(el) {
@@ -64,28 +96,16 @@ export class StatsOverlay {
     this.barKey = "";
   }
 
-  /**
-   * @param {{fps: number | null, latency_ms: number | null, inference_ms?: number | null,
-   *   profile?: string | null, backend?: string | null, device?: string | null, dropped?: number | null,
-   *   gpu_memory_mb?: number | null, slow?: string | null, adapted?: string | null,
-   *   stages?: Record<string, number> | null, client?: Record<string, number | null>,
-   *   renderer?: {path: string, reason: string} | null}} s
-   */
+  /** @param {StatsInput} s */
   update(s) {
-    this.fps.textContent = s.fps != null && Number.isFinite(s.fps) ? `${s.fps.toFixed(1)} FPS` : "– FPS";
-    this.latency.textContent = `latency ${formatMs(s.latency_ms)}`;
-    const parts = [s.profile, [s.backend, s.device].filter(Boolean).join("/")];
-    if (s.inference_ms != null) parts.push(`inference ${formatMs(s.inference_ms)}`);
-    if (s.gpu_memory_mb != null) parts.push(`GPU ${Math.round(s.gpu_memory_mb)} MB`);
-    if (s.dropped) parts.push(`${s.dropped} dropped`);
-    if (s.adapted) parts.push(`adapted: ${s.adapted}`);
-    if (s.renderer) parts.push(`render: ${s.renderer.path}`);
-    this.info.textContent = parts.filter(Boolean).join(" · ");
-    this.info.title = s.renderer ? s.renderer.reason : "";
-    // The kernel's word that this profile cannot follow a camera on this machine.
-    this.note.textContent = s.slow || "";
-    this.note.hidden = !s.slow;
-    const { segments, total } = stageSegments(s.stages, s.client);
+    const text = statsText(s);
+    this.fps.textContent = text.fps;
+    this.latency.textContent = text.latency;
+    this.info.textContent = text.info;
+    this.info.title = s.renderer && !s.stopped ? s.renderer.reason : "";
+    this.note.textContent = text.note;
+    this.note.hidden = !text.note;
+    const { segments, total } = s.stopped ? { segments: [], total: 0 } : stageSegments(s.stages, s.client);
     const key = segments.map((g) => `${g.name}:${g.ms.toFixed(1)}`).join("|");
     if (key === this.barKey) return;
     this.barKey = key;

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { cameraError, cameraSupportError } from "../src/capture.js";
 import { toggleClass } from "../src/controls.js";
 import { formatPercent, legendEntries } from "../src/legend.js";
-import { initMessage, settingsFromQuery, updateVizMessage, wsUrl } from "../src/page.js";
+import { initMessage, pageSettings, settingsFromQuery, updateVizMessage, wsUrl } from "../src/page.js";
 import { filterIndices, vocPalette } from "../src/palette.js";
 import { formatMs, stageSegments } from "../src/stats.js";
 import { createLocalStore } from "../src/store.js";
@@ -123,4 +123,42 @@ test("page: WebSocket URL next to the page, token copied; init and update_viz me
   assert.deepEqual(settingsFromQuery("?resolution=big&quality=0"), {});
   assert.deepEqual(settingsFromQuery("?in_flight=1&upload=full"), { max_in_flight: 1, upload_size: "full" });
   assert.deepEqual(settingsFromQuery("?in_flight=3&upload=huge"), {});
+  // the page starts the camera by itself, as the widget does; ?autostart=0 waits for Start
+  assert.equal(createLocalStore(pageSettings("")).get("running"), true);
+  assert.equal(createLocalStore(pageSettings("?autostart=1")).get("running"), true);
+  assert.equal(createLocalStore(pageSettings("?autostart=0")).get("running"), false);
+});
+
+test("a stopped stream: the stats say so (no old FPS, latency or stages), the legend shows no shares", async () => {
+  const { statsText } = await import("../src/stats.js");
+  const { legendMode } = await import("../src/legend.js");
+  const live = { fps: 26.7, latency_ms: 41, inference_ms: 12, profile: "person", backend: "onnxruntime", device: "cpu", dropped: 3 };
+  assert.deepEqual(statsText(live), {
+    fps: "26.7 FPS",
+    latency: "latency 41 ms",
+    info: "person · onnxruntime/cpu · inference 12 ms · 3 dropped",
+    note: "",
+  });
+  const stopped = statsText({ ...live, stopped: true, slow: "person is slow here" });
+  assert.deepEqual(stopped, { fps: "Stopped", latency: "", info: "person · onnxruntime/cpu", note: "" });
+  assert.equal(legendMode(true, true), "entries");
+  assert.equal(legendMode(true, false), "stopped"); // a kernel source's last frame stays drawn
+  assert.equal(legendMode(false, false), "empty");
+  assert.equal(legendMode(false, true), "empty");
+});
+
+test("banner: a failed switch outlasts the results that go on, and ends with the next profile", async () => {
+  const { clearedBy, endsWithResults } = await import("../src/banner.js");
+  const frameError = { code: "INFERENCE_FAILED", message: "x", recoverable: true, source: "server" };
+  const failedSwitch = { code: "WEIGHTS_UNAVAILABLE", message: "x", recoverable: true, source: "server", until: "profile" };
+  const camera = { code: "CAMERA_DENIED", message: "x", recoverable: false, source: "client" };
+  assert.equal(endsWithResults(frameError), true);
+  assert.equal(endsWithResults(/** @type {any} */ (failedSwitch)), false);
+  assert.equal(endsWithResults(camera), false);
+  assert.equal(endsWithResults(null), false);
+  // the widget's error trait mirrors the kernel's errors: its clearing ends a server error
+  assert.equal(clearedBy("trait", "server"), true);
+  assert.equal(clearedBy("trait", "client"), false);
+  assert.equal(clearedBy("server", "trait"), false);
+  assert.equal(clearedBy("client", "client"), true);
 });

@@ -6,6 +6,7 @@ import gc
 import os
 import resource
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 
@@ -114,8 +115,9 @@ def run_bench(
             say(f"bench: {profile} / {backend} ...")
             row: dict = {"profile": profile, "backend": backend}
             if backend == "torch" and get_profile(profile).shipped:
-                # It would fall back to ONNX Runtime: a second row of the same thing.
-                row["error"] = "not run: this profile ships ONNX graphs, no torch network"
+                # It would fall back to ONNX Runtime: a second row of the same thing. A row
+                # that does not apply is no failure (``error`` is kept for real ones).
+                row["skipped"] = "this profile ships ONNX graphs, no torch network"
                 rows.append(row)
                 continue
             gc.collect()
@@ -149,7 +151,7 @@ def run_bench(
 
 def _add_ratios(rows: list[dict]) -> None:
     """``torch_over_ort``: torch eager model time / ONNX Runtime model time, same run."""
-    by = {(r["profile"], r["backend"]): r for r in rows if not r.get("error")}
+    by = {(r["profile"], r["backend"]): r for r in rows if "model_p50_ms" in r}
     for (profile, backend), row in by.items():
         torch_row = by.get((profile, "torch"))
         if backend == "onnxruntime" and torch_row:
@@ -162,11 +164,11 @@ COLUMNS = [
     ("device", "dev"),
     ("precision", "prec"),
     ("input", "input"),
-    ("model_p50_ms", "model p50"),
-    ("model_p95_ms", "p95"),
-    ("decode_ms", "decode"),
-    ("pre_ms", "pre"),
-    ("post_ms", "post"),
+    ("model_p50_ms", "model p50 ms"),
+    ("model_p95_ms", "p95 ms"),
+    ("decode_ms", "decode ms"),
+    ("pre_ms", "pre ms"),
+    ("post_ms", "post ms"),
     ("overhead_pct", "other %"),
     ("fps", "FPS"),
     ("mem_mb", "mem MB"),
@@ -176,18 +178,38 @@ COLUMNS = [
 ]
 
 
+#: Printed under the table: what the columns measure.
+LEGEND = (
+    "model p50 / p95 ms: the model alone, median and 95th percentile of the runs; decode / "
+    "pre / post ms: medians of JPEG decode, resize to the model input, and mask "
+    "postprocess + deflate; other %: all the non-model work as a share of the model's time; "
+    "FPS: one frame's whole path, serially; mem MB: memory the engine added (GPU: peak); "
+    "load s: first load (with the ONNX export unless cached), switch s: a second load; "
+    "torch/ORT: torch eager model time over ONNX Runtime's in this run (empty without a "
+    "torch row to compare)."
+)
+
+
+def failed(rows: list[dict]) -> bool:
+    """Whether any row failed (a skipped row, one that does not apply, is no failure)."""
+    return any(r.get("error") for r in rows)
+
+
 def format_table(rows: list[dict]) -> str:
-    """A plain-text table; errors are listed under it."""
+    """A plain-text table with its legend; skipped rows and errors are listed under it."""
     table = [[label for _, label in COLUMNS]]
     for r in rows:
-        if not r.get("error"):
+        if not r.get("error") and not r.get("skipped"):
             table.append(["" if r.get(k) is None else str(r[k]) for k, _ in COLUMNS])
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += textwrap.wrap(LEGEND, 100)
     for r in rows:
+        if r.get("skipped"):
+            lines.append(f"{r['profile']} / {r['backend']}: not run: {r['skipped']}")
         if r.get("error"):
-            lines.append(f"{r['profile']} / {r['backend']}: {r['error']}")
-    if rows and not rows[0].get("error") and rows[0].get("weights", "").startswith("random"):
+            lines.append(f"{r['profile']} / {r['backend']}: error: {r['error']}")
+    if any(r.get("weights", "").startswith("random") for r in rows):
         lines.append("weights: random (untrained): speed is the same as pretrained")
     return "\n".join(lines)

@@ -57,10 +57,29 @@ def _fps(page) -> float:
     return float(m.group(1)) if m else 0.0
 
 
+def test_a_refused_camera_leaves_the_start_button_with_the_reason(page_server, browser_page):
+    """The page starts the camera by itself; when the browser refuses it, the placeholder
+    keeps the Start button and says why, and no frame is sent."""
+    page, srv = browser_page, page_server
+    page.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () =>"
+        " Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));"
+    )
+    page.goto(srv.url)
+    text = page.locator(".sw-placeholder p")
+    text.filter(has_text="The camera did not start: Camera permission was denied").wait_for(
+        timeout=30_000
+    )
+    assert page.locator(".sw-placeholder button").is_visible()
+    assert page.locator(".sw-banner-code").text_content() == "CAMERA_DENIED"
+    conn = wait_until(lambda: _connection(srv), 60, "the page's WebSocket")
+    assert conn.session.stats.frames_processed == 0
+
+
 def test_page_draws_the_overlay_and_live_stats(page_server, browser_page, fake_video):
     page, srv = browser_page, page_server
     diag = lambda: "\n" + "\n".join(page.logs[-30:])  # noqa: E731
-    page.goto(f"{srv.url}&autostart=1")
+    page.goto(srv.url)  # no click, no ?autostart: the page starts the camera by itself
     canvas = page.locator(".segwidget canvas.sw-canvas")
     canvas.wait_for(state="attached", timeout=30_000)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import nbformat
 import pytest
 
@@ -51,6 +52,14 @@ def test_quickstart_runs_top_to_bottom_offline(widget_host_factory, tmp_path):
     out = host.server.root / "output"
     assert (out / "shot.png").stat().st_size > 0
     assert (out / "clip.mp4").stat().st_size > 0
+    # at the fake camera's 640x480, not the model's input size (the view sends full-size
+    # frames while they need them)
+    assert cv2.imread(str(out / "shot.png")).shape[0] == 480
+    clip = cv2.VideoCapture(str(out / "clip.mp4"))
+    try:
+        assert clip.get(cv2.CAP_PROP_FRAME_HEIGHT) == 480
+    finally:
+        clip.release()
     # The recording was awaited: the stream kept flowing into it while the cell waited.
     frames = probe.eval("result.frames")
     print(f"quick start: {frames} frames recorded in the awaited 5 s recording")

@@ -66,9 +66,10 @@ def decode_data_url(url: str) -> np.ndarray:
 # What a segwidget view's stage shows, losslessly: its visible layers (the <video> under a
 # transparent overlay canvas, or one opaque canvas; 2D or WebGL) composited as the browser's
 # compositor does, read from the DOM and CSS rather than from the view's code: paint order
-# (in-flow first, then positioned), each layer's mirror transform and image-rendering, at
-# the bottom layer's intrinsic size. It throws when the layers' content boxes on screen do
-# not coincide (an overlay off the video's pixels). Any other canvas is copied as it is.
+# (in-flow first, then positioned or transformed, then by z-index), each layer's mirror
+# transform and image-rendering, at the bottom layer's intrinsic size. It throws when the
+# layers' content boxes on screen do not coincide (an overlay off the video's pixels). Any
+# other canvas is copied as it is.
 JS_CANVAS_PNG = """(canvas) => {
   const stage = canvas.closest('.sw-stage');
   const style = (el) => getComputedStyle(el);
@@ -78,8 +79,12 @@ JS_CANVAS_PNG = """(canvas) => {
   let layers = stage ? [...stage.querySelectorAll(':scope > video, :scope > canvas')].filter(shown)
     : [canvas];
   if (!layers.length) layers = [canvas];
-  const positioned = (el) => (style(el).position === 'static' ? 0 : 1);
-  layers.sort((a, b) => positioned(a) - positioned(b));
+  // CSS paint order: in-flow boxes, then positioned or transformed ones (z-index auto or 0)
+  // in DOM order, then positive z-index ascending
+  const rank = (el) => { const cs = style(el); const z = parseInt(cs.zIndex, 10) || 0;
+    if (cs.position === 'static' && cs.transform === 'none') return 0;
+    return z > 0 ? 1 + z : 1; };
+  layers.sort((a, b) => rank(a) - rank(b));
   const size = (el) => (el.tagName === 'VIDEO' ? [el.videoWidth, el.videoHeight]
     : [el.width, el.height]);
   const content = (el) => {
