@@ -12,9 +12,6 @@ cd "$(dirname "$0")/.."
 VENV=${1:-build/colab-box/venv}
 PYTHON=${PYTHON:-python3}
 PINS=tests/colab_box/colab-kernel-pins.txt
-# segwidget's base requirements that Colab lacks or that pip may pick freely. Until the
-# torch-free base (the `models` extra) lands, segwidget goes in with --no-deps and this list.
-BASE=("opencv-python-headless>=4.8" "onnxruntime>=1.16" "tqdm>=4.60")
 
 # The manager: npm dependencies (when the lock changed), then the build (about 1 s).
 lock=tests/colab_box/package-lock.json
@@ -36,8 +33,9 @@ rm -rf "$VENV"
 # (pip warns about find-links folders that do not exist here: noise, dropped)
 quiet() { "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 quiet "$VENV/bin/python" -m pip install -q --upgrade pip
-quiet "$VENV/bin/python" -m pip install -q -r "$PINS" "${BASE[@]}"
-quiet "$VENV/bin/python" -m pip install -q --no-deps -e .
+quiet "$VENV/bin/python" -m pip install -q -r "$PINS"
+# segwidget with its (torch-free) requirements, as `pip install segwidget` in Colab would
+quiet "$VENV/bin/python" -m pip install -q -e .
 # Installing segwidget must have changed none of Colab's packages.
 "$VENV/bin/python" - "$PINS" <<'PY'
 import sys

@@ -72,5 +72,5 @@ def test_colab_notebook_installs_plainly_and_starts_offline():
     so the install is a plain one; the first widget runs the shipped person model."""
     code = code_of("colab_quickstart.ipynb")
     assert "--no-deps" not in code
-    assert '%pip install -q "git+$REPO"' in code
+    assert '%pip install -q "segwidget[models] @ git+$REPO"' in code
     assert 'SegWidget(profile="person")' in code

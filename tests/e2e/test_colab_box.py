@@ -211,7 +211,8 @@ def test_latest_snapshot_and_record(box, colab, engine, tmp_path):
     assert float((upsample_mask(r["mask"], h, w) == ref).mean()) >= 0.95
     shot = tmp_path / "shot.png"
     assert probe.eval(f"str(w.snapshot({str(shot)!r}))") == str(shot)
-    assert shot.stat().st_size > 0
+    # written once a full-size frame is segmented, after the cell ends
+    wait_until(lambda: shot.is_file() and shot.stat().st_size > 0, 60, "the snapshot file")
     clip_path = tmp_path / "clip.mp4"
     # Started, not waited for in the cell: with Colab's ipykernel 6.17 a cell that blocks
     # (rec.wait()) holds the view's frames (comm messages) until it ends.
