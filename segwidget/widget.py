@@ -9,7 +9,6 @@ whose worker thread keeps the kernel free. See ``docs/API_REFERENCE.md``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -344,15 +343,11 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             if self._source is not None:
                 self._source.close()
             if self._session is not None:
-                # once close() returns no worker holds this widget's frames or results
-                self._session.close(wait=5.0)
+                self._transport.send({"type": "closing"})  # ours, not a lost kernel (widget.js)
+                self._session.close(wait=5.0)  # then no worker holds its frames or results
             if getattr(self, "_hub", None) is not None:
                 self._hub.stop_recordings()
         finally:
-            if getattr(self, "comm", None) is not None:
-                # the view then knows the close is ours, not a lost kernel (js/src/widget.js)
-                with contextlib.suppress(Exception):
-                    self.send({"type": "closing"})
             super().close()
 
     # -- internals: called by the transport and the source runner ------------------------------
