@@ -43,4 +43,10 @@ if command -v npm >/dev/null 2>&1 && [ -f package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The Colab box (tests/e2e/test_colab_box.py): a venv with Colab's kernel packages and
+# Colab's widget manager built from its vendored source (needs npm and the esbuild above).
+if command -v npm >/dev/null 2>&1; then
+  PYTHON="$PYTHON" bash scripts/colab_box_env.sh
+fi
+
 exec "$PYTHON" -m pytest "$@"

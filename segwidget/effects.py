@@ -39,7 +39,6 @@ __all__ = [
     "ConfidenceSmoother",
     "compose_confidence",
     "compose_effect",
-    "encode_background",
     "heat_lut",
     "parse_background",
     "person_alpha",
@@ -299,16 +298,3 @@ def _check_image(image: np.ndarray) -> np.ndarray:
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     image.setflags(write=False)
     return image
-
-
-def encode_background(background: str | np.ndarray) -> dict:
-    """The view's form of a background: ``{"color": "#rrggbb"}`` or a JPEG in ``image``."""
-    if isinstance(background, str):
-        return {"color": background}
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(background, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
-    )
-    if not ok:  # pragma: no cover - a checked uint8 image always encodes
-        raise RuntimeError("OpenCV could not encode the background image")
-    h, w = background.shape[:2]
-    return {"image": buf.tobytes(), "mime": "image/jpeg", "width": w, "height": h}

@@ -343,8 +343,8 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
             if self._source is not None:
                 self._source.close()
             if self._session is not None:
-                # once close() returns no worker holds this widget's frames or results
-                self._session.close(wait=5.0)
+                self._transport.send({"type": "closing"})  # ours, not a lost kernel (widget.js)
+                self._session.close(wait=5.0)  # then no worker holds its frames or results
             if getattr(self, "_hub", None) is not None:
                 self._hub.stop_recordings()
         finally:

@@ -67,7 +67,10 @@ def test_quickstart_starts_offline_and_shares_one_install_and_weights_choice():
     assert "/notebooks/output/" in (NOTEBOOKS.parent / ".gitignore").read_text()
 
 
-def test_colab_notebook_keeps_colab_packages():
+def test_colab_notebook_installs_plainly_and_starts_offline():
+    """Colab's kernel packages satisfy segwidget's requirements (tests/test_colab_versions.py),
+    so the install is a plain one; the first widget runs the shipped person model."""
     code = code_of("colab_quickstart.ipynb")
-    assert "--no-deps" in code  # segwidget itself must not replace Colab's ipykernel
-    assert "anywidget" in code
+    assert "--no-deps" not in code
+    assert '%pip install -q "segwidget[models] @ git+$REPO"' in code
+    assert 'SegWidget(profile="person")' in code

@@ -3,6 +3,7 @@ widget sends back (``widget.send(content, buffers)``) is captured and checked.""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -814,7 +815,10 @@ def test_background_trait_forms_and_wire(make_widget, tmp_path):
     assert w.background.shape == (30, 40, 3)
     state = w.get_state("background")["background"]
     assert (state["mime"], state["width"], state["height"]) == ("image/jpeg", 40, 30)
-    sent = decode_jpeg(state["image"])  # one JPEG buffer, sent with the trait change
+    # base64 text, not a buffer: Colab's manager drops an initial state's buffers
+    assert state["encoding"] == "base64"
+    assert isinstance(state["image"], str)
+    sent = decode_jpeg(base64.b64decode(state["image"]))
     assert np.abs(sent.astype(int) - img).mean() < 3  # JPEG: close, not exact
     path = tmp_path / "bg.png"
     cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
@@ -850,6 +854,36 @@ def test_background_from_the_views_picker(make_widget):
         }
     )
     np.testing.assert_array_equal(w.background, img)
+    # this version's picker sends base64 text (no buffer), as the kernel does
+    view_update(w, background={"image": base64.b64encode(png).decode(), "encoding": "base64"})
+    np.testing.assert_array_equal(w.background, img)
+    with pytest.raises(traitlets.TraitError, match="not base64"):
+        w.set_state({"background": {"image": "not base64!", "encoding": "base64"}})
+
+
+def test_big_background_reaches_the_view_small_and_without_buffers(make_widget):
+    """A large, noisy image goes into the state as base64 JPEG text of at most
+    MAX_BACKGROUND_JPEG bytes (downscaled as needed): no buffer, no message near 1 MB."""
+    from segwidget.traits import MAX_BACKGROUND_JPEG
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (1080, 1920, 3), np.uint8)  # noise: the worst case for JPEG
+    w = make_widget(background=img, wait_ready=False)
+    state, buffer_paths, buffers = _split(w)
+    assert buffers == []
+    assert buffer_paths == []
+    jpeg = base64.b64decode(state["background"]["image"])
+    assert len(jpeg) <= MAX_BACKGROUND_JPEG
+    assert len(json.dumps(state)) < 512 * 1024
+    sent = decode_jpeg(jpeg)
+    h, wd = sent.shape[:2]
+    assert abs(wd / h - 1920 / 1080) < 0.02  # downscaled, aspect kept
+
+
+def _split(w):
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    return _remove_buffers(w.get_state())
 
 
 def test_smoothing_and_mirror_traits(make_widget):

@@ -3,6 +3,7 @@
 // the person cut out of the video, and the new background under it, canvas 2D draws
 // (filters, compositing) that Chromium runs on the GPU when it has one.
 
+import { backgroundBytes } from "./background-wire.js";
 import { alphaAt } from "./edges.js";
 import { BLUR_SIGMA, DEFAULT_BACKGROUND, coverRect } from "./effects.js";
 import { sizedCanvas } from "./util.js";
@@ -140,8 +141,9 @@ export class BackgroundSource {
     if (this.value.bitmap && this.value.bitmap.close) this.value.bitmap.close();
     const color = setting && typeof setting.color === "string" ? setting.color : DEFAULT_BACKGROUND;
     this.value = { color, bitmap: null };
-    if (!setting || !setting.image || typeof createImageBitmap !== "function") return;
-    const blob = new Blob([setting.image], { type: setting.mime || "image/jpeg" });
+    const bytes = backgroundBytes(setting);
+    if (!bytes || typeof createImageBitmap !== "function") return;
+    const blob = new Blob([bytes], { type: setting.mime || "image/jpeg" });
     createImageBitmap(blob).then(
       (bitmap) => {
         if (this.setting !== setting) return bitmap.close();

@@ -2,6 +2,7 @@
 // file), the edge smoothing and the mirror toggle. Part of the toolbar (controls.js), so the
 // widget and the page get the same ones; all of them read and write the settings store.
 
+import { pickedBackground } from "./background-wire.js";
 import { BACKGROUND_MODES, DEFAULT_BACKGROUND } from "./effects.js";
 import { h } from "./util.js";
 
@@ -87,8 +88,11 @@ export class EffectControls {
   async _pickFile() {
     const f = this.file.files && this.file.files[0];
     if (!f) return;
-    const bytes = new Uint8Array(await f.arrayBuffer());
-    this.store.set("background", { image: bytes, mime: f.type || "image/jpeg" });
     this.file.value = "";
+    try {
+      this.store.set("background", await pickedBackground(f));
+    } catch (err) {
+      console.error("segwidget: the background image could not be read", err);
+    }
   }
 }

@@ -13,18 +13,24 @@ export const LOST_MESSAGE =
  * DataView (JupyterLab) or Uint8Array (Colab); the session normalises them.
  *
  * The comm is lost for good when the kernel restarts: ipywidgets then marks the model's comm
- * dead (`comm_live_update`) and a send on it throws. Either way `onLost` is told once and
- * nothing more is sent (a restarted kernel knows nothing of this widget).
+ * dead (`comm_live_update`) and a send on it throws; Colab's widget manager closes the comm
+ * instead (`comm:close`) and then removes the model's views. Either way `onLost` is told once
+ * and nothing more is sent (a restarted kernel knows nothing of this widget). A comm that
+ * `SegWidget.close()` closes says so first (a `closing` message): `closedByKernel()`.
  * @param {any} model  anywidget model
- * @returns {import("./session.js").Transport & {onLost: (cb: () => void) => () => void}}
+ * @returns {import("./session.js").Transport & {onLost: (cb: () => void) => () => void,
+ *   closedByKernel: () => boolean, lostBy: () => string}}
  */
 export function modelTransport(model) {
   let lost = false;
+  let closing = false;
+  let cause = "";
   /** @type {Set<() => void>} */
   const listeners = new Set();
-  const lose = () => {
+  const lose = (/** @type {string} */ why) => {
     if (lost) return;
     lost = true;
+    cause = why;
     for (const cb of [...listeners]) cb();
   };
   return {
@@ -33,7 +39,7 @@ export function modelTransport(model) {
       try {
         model.send(header, undefined, buffers);
       } catch {
-        lose(); // "Cannot send": the kernel connection disposed of the comm
+        lose("send"); // "Cannot send": the kernel connection disposed of the comm
       }
     },
     isOpen: () => !lost,
@@ -41,7 +47,8 @@ export function modelTransport(model) {
     onMessage(cb) {
       /** @param {any} msg @param {any[]} [buffers] */
       const handler = (msg, buffers) => {
-        if (msg && typeof msg.type === "string") cb(msg, buffers || []);
+        if (msg && msg.type === "closing") closing = true;
+        else if (msg && typeof msg.type === "string") cb(msg, buffers || []);
       };
       model.on("msg:custom", handler);
       return () => model.off("msg:custom", handler);
@@ -49,13 +56,33 @@ export function modelTransport(model) {
     onLost(cb) {
       listeners.add(cb);
       // ipywidgets' manager sets comm_live to false only when the kernel restarts
-      model.on("comm_live_update", lose);
+      const dead = () => lose("comm_live_update");
+      const closed = () => lose("comm:close");
+      model.on("comm_live_update", dead);
+      model.on("comm:close", closed);
       return () => {
         listeners.delete(cb);
-        model.off("comm_live_update", lose);
+        model.off("comm_live_update", dead);
+        model.off("comm:close", closed);
       };
     },
+    closedByKernel: () => closing,
+    lostBy: () => cause,
   };
+}
+
+/**
+ * Leave a still copy of the view in its place: Colab's manager removes the views of a model
+ * whose comm closed, so after a kernel restart the output would go blank instead of saying
+ * it is disconnected (as it does in JupyterLab, where the view stays).
+ * @param {HTMLElement} el
+ */
+function leaveStillCopy(el) {
+  const parent = el.parentNode;
+  if (!parent) return;
+  const still = /** @type {HTMLElement} */ (el.cloneNode(true));
+  still.classList.add("sw-still");
+  parent.insertBefore(still, el.nextSibling);
 }
 
 export default {
@@ -69,6 +96,7 @@ export default {
     return () => {
       unwatch();
       store.flush();
+      if (transport.lostBy() === "comm:close" && !transport.closedByKernel()) leaveStillCopy(el);
       session.destroy();
     };
   },

@@ -70,3 +70,25 @@ test("messages with a type reach the listener with their buffers", () => {
   model.trigger("msg:custom", { type: "late" });
   assert.deepEqual(got, [["result", 1]]);
 });
+
+test("Colab's manager closing the comm (comm:close on restart) is the loss; a `closing` message first marks it the kernel's own close", () => {
+  const model = fakeModel();
+  const transport = modelTransport(model);
+  let lost = 0;
+  /** @type {any[]} */
+  const got = [];
+  transport.onLost(() => lost++);
+  transport.onMessage((m) => got.push(m));
+  model.trigger("comm:close");
+  assert.equal(lost, 1);
+  assert.equal(transport.lostBy(), "comm:close");
+  assert.equal(transport.closedByKernel(), false);
+  const closed = modelTransport(fakeModel());
+  const m2 = fakeModel();
+  const t2 = modelTransport(m2);
+  t2.onMessage((m) => got.push(m));
+  m2.trigger("msg:custom", { type: "closing" });
+  assert.equal(t2.closedByKernel(), true);
+  assert.deepEqual(got, []); // `closing` is the transport's, not the session's
+  assert.equal(closed.lostBy(), "");
+});
