@@ -51,14 +51,17 @@ export function handlers(s) {
     const sent = typeof msg.seq === "number" ? flow.settle(msg.seq) : null;
     if (sent) s.watch.roundTrip(t_received - sent.t_sent);
     if (msg.quality && typeof msg.quality === "object") state.quality = msg.quality;
+    s.answered(sent, msg, t_received); // the in-flight window follows the link (window.js)
     s.pump();
     banner.clearRecoverable();
     const m = msg.mask || {};
     if (!buffers[0]) return;
     // a frame from before a pause (hidden tab, a kernel that did not answer): long gone
     if (!s.kernelSource() && Number(msg.t_capture) < state.staleBefore) return;
+    // the frame this result was computed from, for the aligned display (aligned.js)
+    const held = !s.kernelSource() && typeof msg.seq === "number" ? s.held.take(msg.seq) : null;
     /** @type {ImageBitmap | null} */
-    let frame = null;
+    let frame = /** @type {any} */ (held);
     // buffers: the mask, then the confidence when the header has it, then the kernel's frame
     const frameAt = msg.confidence ? 2 : 1;
     try {
@@ -71,7 +74,7 @@ export function handlers(s) {
       const c = msg.confidence && buffers[1] ? msg.confidence : null;
       const confidence = c ? await decodeMask(buffers[1], c.width, c.height, c.encoding || "deflate") : null;
       const decode_ms = performance.now() - t0;
-      frame = await framePromise;
+      frame = (await framePromise) || frame;
       // results arrive in order but decode concurrently: never replace a newer one
       if (state.destroyed || order < state.applied) {
         if (frame) frame.close();
