@@ -88,6 +88,7 @@ class WidgetHost:
         server_args: Sequence[str] = (),
         init_scripts: Sequence[str] = (),
         lab_settings: dict[str, dict] | None = None,
+        url_hook: Callable[[str], str] | None = None,
     ):
         self.kind = kind
         self.home = home
@@ -98,7 +99,7 @@ class WidgetHost:
             kind, home, "e2e.ipynb", env=env, args=server_args, lab_settings=lab_settings
         )
         self.init_scripts = list(init_scripts)
-        self.url_hook: Callable[[str], str] | None = None  # e.g. through a WAN proxy (wan.py)
+        self.url_hook = url_hook  # the page's URL -> the one to open (a WAN proxy's: wan.py)
         self.context = None
         self.page = None
         self.probe: KernelProbe | None = None
