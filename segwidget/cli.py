@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--clients", type=int, default=1, help="--soak --host page: browser tabs")
     bench.add_argument(
         "--rtt",
-        help="--e2e: far from the kernel: round trip(s) in ms a WAN proxy adds, e.g. 0,100,200",
+        help="--e2e: far from the kernel: round trip(s) in ms a WAN proxy adds (0,100,200), "
+        "or local (no proxy: before vs after on localhost)",
     )
     bench.add_argument(
         "--rate-mbit", type=float, default=20.0, help="--e2e --rtt: uplink cap (default 20)"

@@ -10,7 +10,7 @@
 //
 //   want  = ceil((floor + kernel) x rate) + 1   frames, rate = min(camera, cap, 1 / kernel)
 //   cap   one less per round trip while the queue stands, one more per round trip without
-//   size  = min(want, cap), at least 1 (2 while no queue stands), at most MAX_WINDOW
+//   size  = min(want, cap), at least `floor` (2), at most MAX_WINDOW
 //
 // `limited` (the cap binds, and a queue made it shrink within LIMITED_MS) says the link
 // carries fewer frames than the camera gives: the frame feedback reports it and adaptive
@@ -104,10 +104,10 @@ export class WindowController {
     return this.cap < this.want && this.lastSample - this.lastShrink < LIMITED_MS;
   }
 
-  /** Frames allowed in flight now. */
+  /** Frames allowed in flight now: never under `floor` (what a fixed window of two gave:
+   * on a loaded machine the browser's and the kernel's own delays look like a queue too). */
   get size() {
-    const standing = this.queue > this.threshold();
-    return clamp(Math.min(this.want, this.cap), standing || this.cap < this.floor ? 1 : this.floor, this.max);
+    return clamp(Math.min(this.want, this.cap), this.floor, this.max);
   }
 
   /** Queue (ms) above which it stands. */

@@ -188,3 +188,8 @@ test("adaptive quality's frame-rate cap lowers the target", () => {
   assert.ok(win.want < full);
   assert.equal(win.want, Math.ceil((300 * 10) / 1000) + 1);
 });
+
+test("a loaded machine's jitter on loopback never takes the window under two", () => {
+  const { results } = simulate({ rttMs: 1, upMbit: 1000, kernelMs: 20, jitterMs: 80 });
+  assert.ok(results.every((r) => r.window >= 2));
+});

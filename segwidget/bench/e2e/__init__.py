@@ -87,11 +87,11 @@ def run_e2e(args: argparse.Namespace) -> int:
     rtt = getattr(args, "rtt", None)
     if rtt is not None:
         try:
-            rtts = [float(x) for x in str(rtt).split(",") if x.strip()]
-            if not rtts or any(x < 0 for x in rtts):
+            rtts = [None] if rtt == "local" else [float(x) for x in rtt.split(",") if x.strip()]
+            if not rtts or any(x is not None and x < 0 for x in rtts):
                 raise ValueError
         except ValueError:
-            print(f"segwidget bench --e2e: --rtt takes ms >= 0, e.g. 0,100,200; got {rtt!r}")
+            print(f"segwidget bench --e2e: --rtt takes ms >= 0 (0,100,200) or local; got {rtt!r}")
             return 2
         rate = float(getattr(args, "rate_mbit", None) or 20.0)
         down = getattr(args, "down_mbit", None)

@@ -20,7 +20,8 @@ screenshots of the stage taken after each window.
 view showed the waiting state, whether it resumed by itself and how many results of frames
 captured before the stall were drawn after it. ``--scenario drop``: the uplink drops from
 the first ``--rate-mbit`` to 2 Mbit/s; the run says how long p50 (per second) took to get
-back within the round trip + 150 ms.
+back within the round trip + 150 ms. ``--rtt local``: no proxy at all, the page on
+``localhost`` (raw frames): loopback before and after.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def glide_clip(path) -> GlideClip:
 class FarHost:
     """One host behind the proxy, switched between the settings."""
 
-    def __init__(self, bench: E2EBench, host: str, profile: str, proxy: Callable[[int], WanProxy]):
+    def __init__(
+        self, bench: E2EBench, host: str, profile: str, proxy: Callable[[int], WanProxy] | None
+    ):
         self.bench, self.host, self.profile = bench, host, profile
         name = f"{HOST_NAMES[host]} [{profile}, far]"
         look = dict(LOOK)
@@ -173,7 +176,7 @@ def run_far(
     host: str,
     seconds: float,
     profile: str,
-    rtts: list[float],
+    rtts: list[float | None],
     rate_mbit: float,
     down_mbit: float | None = None,
     scenario: str | None = None,
@@ -199,9 +202,11 @@ def run_far(
         def proxy(port: int) -> WanProxy:
             return WanProxy(port, rtt_ms=rtts[0], up_mbit=rate_mbit, down_mbit=down).start()
 
-        far = FarHost(bench, host, profile, proxy)
+        local = rtts == [None]  # loopback itself: localhost, no proxy (raw frames)
+        far = FarHost(bench, host, profile, None if local else proxy)
         for rtt in rtts:
-            far.proxy.set(rtt_ms=rtt, up_mbit=rate_mbit, down_mbit=down)
+            if not local:
+                far.proxy.set(rtt_ms=rtt, up_mbit=rate_mbit, down_mbit=down)
             windows: dict[str, list] = {k: [] for k in CONFIGS}
             shots: dict[str, list] = {k: [] for k in CONFIGS}
             for label in ["before", "after", "after", "before"]:
@@ -211,14 +216,15 @@ def run_far(
                 if clip is not None and host != "page":
                     shots[label] += far.shots(clip)
             for label in CONFIGS:
-                row = {"rtt_ms": rtt, "rate_mbit": rate_mbit, "config": label}
+                row = {"rtt_ms": rtt, "rate_mbit": None if local else rate_mbit, "config": label}
                 row.update(summarize_far(windows[label], shots[label]))
                 out["rows"].append(row)
-                log(f"rtt {rtt:g} ms, {rate_mbit:g} Mbit/s, {label}: {_short(row)}")
-        if scenario:
+                where = "localhost" if local else f"rtt {rtt:g} ms, {rate_mbit:g} Mbit/s"
+                log(f"{where}, {label}: {_short(row)}")
+        if scenario and not local:
             far.apply("after")
             out["scenario"] = (stall if scenario == "stall" else drop)(far, rtts[-1], rate_mbit)
-        out["carried"] = far.proxy.carried()
+        out["carried"] = None if local else far.proxy.carried()
     out["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out["targets"] = far_targets(out["rows"])
     return out
@@ -297,7 +303,7 @@ def drop(far: FarHost, rtt: float, rate: float, to_mbit: float = 2.0) -> dict[st
 
 def far_targets(rows: list[dict]) -> dict[str, Any]:
     """Issue 18's targets, where the rows measured them."""
-    after = {r["rtt_ms"]: r for r in rows if r["config"] == "after"}
+    after = {r["rtt_ms"]: r for r in rows if r["config"] == "after" and r["rtt_ms"] is not None}
     out: dict[str, Any] = {}
     zero = after.get(0) or after.get(0.0)
     for rtt in (100, 200):
