@@ -8,7 +8,7 @@
 // is the propagation delay; the link time above that floor is a queue somewhere on the way
 // (an uplink that cannot carry the frames). So:
 //
-//   want  = ceil((floor + kernel) x rate) + 1   frames, rate = min(camera, cap, 1 / kernel)
+//   want  = ceil((floor + kernel) x rate - 1/4) + 1   frames, rate = min(camera, cap, 1 / kernel)
 //   cap   one less per round trip while the queue stands, one more per round trip without
 //   size  = min(want, cap), at least `floor` (2), at most MAX_WINDOW
 //
@@ -22,6 +22,9 @@ export const MAX_WINDOW = 12;
 
 /** How long the link's floor is remembered (ms): a route change shows within this. */
 export const FLOOR_MS = 5000;
+
+/** Part of a frame in flight not worth one more in the window. */
+const SLACK = 0.25;
 
 /** Weight of each new sample in the smoothed link time and kernel time. */
 const SMOOTH = 0.25;
@@ -96,7 +99,9 @@ export class WindowController {
     const base = this.base;
     if (base === null) return this.floor;
     const trip = base + (this.kernel || 0);
-    return clamp(Math.ceil((trip * this.target) / 1000 - 1e-9) + 1, this.floor, this.max);
+    // Little's law: trip x rate frames are on their way on average; a quarter frame's slack
+    // is not worth one more (a kernel slower than the camera: 1.05 frames, two suffice)
+    return clamp(Math.ceil((trip * this.target) / 1000 - SLACK) + 1, this.floor, this.max);
   }
 
   /** Whether the link carries fewer frames than the camera gives (the cap binds). */

@@ -193,3 +193,8 @@ test("a loaded machine's jitter on loopback never takes the window under two", (
   const { results } = simulate({ rttMs: 1, upMbit: 1000, kernelMs: 20, jitterMs: 80 });
   assert.ok(results.every((r) => r.window >= 2));
 });
+
+test("a kernel slower than the camera on loopback: still two (more would only wait in its slot)", () => {
+  const { win } = simulate({ rttMs: 2, upMbit: 1000, kernelMs: 40 });
+  assert.equal(win.size, 2);
+});
