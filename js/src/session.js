@@ -43,7 +43,7 @@ import { StageRenderer } from "./stage-renderer.js";
 import { buildView, initialState } from "./session-state.js";
 import { StatsOverlay } from "./stats.js";
 import { ViewEffects } from "./view-effects.js";
-import { WindowController } from "./window.js";
+import { WindowController, followLink } from "./window.js";
 
 export { LOAD_ERRORS };
 
@@ -94,22 +94,9 @@ export function createSession({ el, store, transport }) {
     flow: /** @type {any} */ (null),
     watch: /** @type {any} */ (null),
     kernelSource: () => store.get("source_kind") === "kernel",
-    frameMs: () => {
-      const track = s.camera && s.camera.stream && s.camera.stream.getVideoTracks()[0];
-      const fps = track && track.getSettings ? Number(track.getSettings().frameRate) : NaN;
-      return fps > 0 ? 1000 / fps : 1000 / 30;
-    },
-    answered: (sent, msg, t_received) => {
-      if (sent) {
-        const serverMs = Number(msg.server_ms) || 0;
-        s.window.observe(t_received, { roundTripMs: t_received - sent.t_sent, serverMs, bytes: sent.bytes || 0 });
-      }
-      const q = state.quality;
-      s.window.capFps = q && Number(q.max_fps) > 0 ? Number(q.max_fps) : null;
-      s.window.rate = 1000 / s.frameMs();
-      if (maxInFlight(store.get("max_in_flight")) === "auto") s.flow.maxInFlight = s.window.size;
-    },
-    linkReport: (now) => s.window.report(now) || {},
+    frameMs: NOT_YET,
+    answered: NOT_YET,
+    linkReport: NOT_YET,
     mirrored: () => {
       const track = s.camera && s.camera.stream && s.camera.stream.getVideoTracks()[0];
       const facing = track && track.getSettings ? track.getSettings().facingMode : undefined;
@@ -172,6 +159,7 @@ export function createSession({ el, store, transport }) {
   });
   const { banner, controls, camera, flow, watch } = s;
 
+  Object.assign(s, followLink(s));
   const life = lifecycle(s);
   Object.assign(s, {
     startCamera: life.startCamera,

@@ -4,9 +4,10 @@
 //
 // Pure maths on what each result says: when its frame went out and came back (client clock)
 // and how long the kernel held it (`server_ms`: queue + decode + model + encode). The rest
-// of the round trip is the link. Its floor (the least link time over the last few seconds)
-// is the propagation delay; the link time above that floor is a queue somewhere on the way
-// (an uplink that cannot carry the frames). So:
+// of the round trip is the link. Its floor (a low percentile of the link times over the last
+// few seconds) is the propagation delay; the recent link time (median of the last second)
+// above that floor is a queue somewhere on the way (an uplink that cannot carry the frames).
+// So:
 //
 //   want  = ceil((floor + kernel) x rate - 1/4) + 1   frames, rate = min(camera, cap, 1 / kernel)
 //   cap   one less per round trip while the queue stands, one more per round trip without
@@ -16,12 +17,18 @@
 // carries fewer frames than the camera gives: the frame feedback reports it and adaptive
 // quality (segwidget/adapt.py) steps down.
 
+import { maxInFlight } from "./flow.js";
+
 /** The most frames "auto" keeps in flight, whatever the link (30 a second across 350 ms;
  * a setting by hand goes up to 8). */
 export const MAX_WINDOW = 12;
 
 /** How long the link's floor is remembered (ms): a route change shows within this. */
 export const FLOOR_MS = 5000;
+
+/** The floor is this percentile of the link times, the recent time the median of RECENT_MS. */
+const FLOOR_Q = 0.1;
+const RECENT_MS = 1000;
 
 /** Part of a frame in flight not worth one more in the window. */
 const SLACK = 0.25;
@@ -65,7 +72,6 @@ export class WindowController {
     this.samples = [];
     /** @type {{t: number, bytes: number}[]} answered frames within the last second */
     this.answered = [];
-    this.link = /** @type {number | null} */ (null); // smoothed link time (ms)
     this.kernel = /** @type {number | null} */ (null); // smoothed kernel time (ms)
     this.cap = max;
     this.lastAdjust = -Infinity;
@@ -73,17 +79,21 @@ export class WindowController {
     this.lastSample = -Infinity;
   }
 
-  /** The link's floor (ms): the least link time seen within FLOOR_MS; null before a sample. */
+  /** The link's floor (ms): a low percentile (FLOOR_Q) of the link times within FLOOR_MS,
+   * not the least one (one lucky sample); null before a sample. */
   get base() {
-    let least = Infinity;
-    for (const s of this.samples) least = Math.min(least, s.link);
-    return Number.isFinite(least) ? least : null;
+    if (!this.samples.length) return null;
+    return quantile(this.samples.map((s) => s.link), FLOOR_Q);
   }
 
-  /** Smoothed link time above the floor (ms). */
+  /** The recent link time above the floor (ms): the median of the last RECENT_MS, so a busy
+   * browser's or kernel's odd late answer is not taken for a queue. */
   get queue() {
     const base = this.base;
-    return base === null || this.link === null ? 0 : Math.max(0, this.link - base);
+    if (base === null) return 0;
+    const last = this.samples[this.samples.length - 1].t;
+    const recent = this.samples.filter((s, i) => last - s.t <= RECENT_MS || i >= this.samples.length - 3);
+    return Math.max(0, quantile(recent.map((s) => s.link), 0.5) - base);
   }
 
   /** The frames a second to hold: the camera's, adaptive quality's cap, the kernel's pace. */
@@ -131,7 +141,6 @@ export class WindowController {
     this.lastSample = now;
     const kernel = Math.max(0, Number(serverMs) || 0);
     const link = Math.max(0, roundTripMs - kernel);
-    this.link = this.link === null ? link : this.link + SMOOTH * (link - this.link);
     this.kernel = this.kernel === null ? kernel : this.kernel + SMOOTH * (kernel - this.kernel);
     this.samples.push({ t: now, link });
     while (this.samples.length > 1 && now - this.samples[0].t > FLOOR_MS) this.samples.shift();
@@ -156,7 +165,7 @@ export class WindowController {
   reset() {
     this.samples = [];
     this.answered = [];
-    this.link = this.kernel = null;
+    this.kernel = null;
     this.cap = this.max;
     this.lastAdjust = this.lastShrink = this.lastSample = -Infinity;
   }
@@ -181,6 +190,43 @@ export class WindowController {
       up_kbps: r1((bytes * 8) / 1000),
     };
   }
+}
+
+/**
+ * The session's side of the window: the camera's frame interval, a result's lesson (the
+ * window follows it while `max_in_flight` is "auto") and the link report for the feedback.
+ * @param {import("./session-state.js").Session} s
+ */
+export function followLink(s) {
+  const frameMs = () => {
+    const track = s.camera && s.camera.stream && s.camera.stream.getVideoTracks()[0];
+    const fps = track && track.getSettings ? Number(track.getSettings().frameRate) : NaN;
+    return fps > 0 ? 1000 / fps : 1000 / 30;
+  };
+  return {
+    frameMs,
+    /** @type {import("./session-state.js").Session["answered"]} */
+    answered: (sent, msg, t_received) => {
+      if (sent) {
+        const serverMs = Number(msg.server_ms) || 0;
+        s.window.observe(t_received, { roundTripMs: t_received - sent.t_sent, serverMs, bytes: sent.bytes || 0 });
+      }
+      const q = s.state.quality;
+      s.window.capFps = q && Number(q.max_fps) > 0 ? Number(q.max_fps) : null;
+      s.window.rate = 1000 / frameMs();
+      if (maxInFlight(s.store.get("max_in_flight")) === "auto") s.flow.maxInFlight = s.window.size;
+    },
+    linkReport: (/** @type {number} */ now) => s.window.report(now) || {},
+  };
+}
+
+/**
+ * @param {number[]} xs  not empty
+ * @param {number} q  0..1
+ */
+function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(q * (s.length - 1))];
 }
 
 /**

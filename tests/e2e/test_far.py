@@ -47,9 +47,12 @@ def test_widget_streams_through_the_wan_with_a_larger_window_and_aligned_display
     assert shown == "aligned"
     # the kernel's stats say what the view did (from the frame feedback)
     stats = host.probe.wait_for(
-        "w.stats if (w.stats.get('link') or {}).get('window') else None", timeout=60
+        "w.stats if (w.stats.get('link') or {}).get('window_want') else None", timeout=60
     )
     assert stats["display"] == "aligned"
-    assert stats["link"]["window"] > 2
+    # the rate the window aims at needs more than two across 200 ms (the window itself may
+    # be held lower for a while: a loaded machine's delays can look like a queue)
+    assert stats["link"]["window_want"] > 2
+    assert stats["link"]["window"] >= 2
     assert stats["link"]["base_ms"] >= 200
     assert proxy.carried()["up"] > 0
