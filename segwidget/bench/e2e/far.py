@@ -39,7 +39,7 @@ from ..harness.video import sample_photos
 from ..harness.wan import WanProxy
 from .configs import HOST_NAMES, log, widget_cells
 from .measure import E2EBench
-from .report import mean, pct
+from .report import mean, pct, summarize
 from .runs import machine_info, prepare_engine
 
 CONFIGS = {
@@ -166,6 +166,10 @@ def summarize_far(windows: list[dict], shots: list[dict]) -> dict[str, Any]:
         "alignment": round(float(np.median(covered)), 4) if covered else None,
         "alignment_shots": covered,
         "upload_bytes": mean(f.get("bytes") for f in frames),
+        # before send, network (round trip less the kernel's time), kernel, after receive
+        "latency_parts": summarize(frames, renders, duration)["latency_parts"]
+        if duration
+        else None,
         "frames_sent": len(frames),
         "frames_rendered": len(renders),
         "duration_s": round(duration, 2),
