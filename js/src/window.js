@@ -10,7 +10,8 @@
 // So:
 //
 //   want  = ceil((floor + kernel) x rate - 1/4) + 1   frames, rate = min(camera, cap, 1 / kernel)
-//   cap   one less per round trip while the queue stands, one more per round trip without
+//   cap   one less per round trip while a queue stands (more than 2 frames and 30 ms), one
+//         more per round trip without (under 1 frame, or a third of that time)
 //   size  = min(want, cap), at least `floor` (2), at most MAX_WINDOW
 //
 // `limited` (the cap binds, and a queue made it shrink within LIMITED_MS) says the link
@@ -37,11 +38,16 @@ const SLACK = 0.25;
 const SMOOTH = 0.25;
 
 /**
- * Queue above the floor (ms) that counts as standing: at least QUEUE_MS, or QUEUE_SHARE of
- * the floor (a long path jitters more); below a third of it the link has room.
+ * A queue stands when the recent link time is more than QUEUE_MS, or QUEUE_SHARE of the
+ * floor (a long path jitters more), above the floor and holds more than QUEUED_MAX of the
+ * frames in flight (as TCP Vegas: the window times the share of the trip spent queued; a
+ * frame or two waiting on a thin uplink is what keeps it busy); the link has room below a
+ * third of that time or under QUEUED_MIN frames.
  */
 export const QUEUE_MS = 30;
 const QUEUE_SHARE = 0.2;
+const QUEUED_MAX = 1.5;
+const QUEUED_MIN = 0.75;
 
 /** How long after the cap last had to shrink the link still counts as the limit (ms). */
 export const LIMITED_MS = 1500;
@@ -125,9 +131,16 @@ export class WindowController {
     return clamp(Math.min(this.want, this.cap), this.floor, this.max);
   }
 
-  /** Queue (ms) above which it stands. */
+  /** Queue (ms) above which it may stand. */
   threshold() {
     return Math.max(QUEUE_MS, QUEUE_SHARE * (this.base || 0));
+  }
+
+  /** Frames waiting in the queue: the window times the share of the trip spent queued. */
+  get queued() {
+    const queue = this.queue;
+    const trip = (this.base || 0) + (this.kernel || 0) + queue;
+    return trip > 0 ? (this.size * queue) / trip : 0;
   }
 
   /**
@@ -152,10 +165,11 @@ export class WindowController {
     if (now - this.lastAdjust < base + (this.kernel || 0)) return;
     const queue = this.queue;
     const limit = this.threshold();
-    if (queue > limit) {
+    const queued = this.queued;
+    if (queue > limit && queued > QUEUED_MAX) {
       this.cap = Math.max(1, Math.min(this.cap, this.want) - 1);
       this.lastAdjust = this.lastShrink = now;
-    } else if (queue < limit / 3 && this.cap < this.max) {
+    } else if ((queue < limit / 3 || queued < QUEUED_MIN) && this.cap < this.max) {
       this.cap += 1;
       this.lastAdjust = now;
     }

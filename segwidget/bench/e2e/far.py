@@ -131,6 +131,10 @@ class FarHost:
         after = self.processed()
         if before and after and after[1] > before[1]:
             w["kernel_results_s"] = (after[0] - before[0]) / (after[1] - before[1])
+        if self.target.probe is not None:  # what adaptive quality did, and why
+            w["adapt"] = self.target.probe.eval(
+                "dict(quality=w._session.quality(), reason=w.stats.get('adapt_reason'))"
+            )
         return w
 
     def shots(self, clip: GlideClip, n: int = SHOTS) -> list[dict]:
@@ -173,6 +177,7 @@ def summarize_far(windows: list[dict], shots: list[dict]) -> dict[str, Any]:
         "frames_sent": len(frames),
         "frames_rendered": len(renders),
         "duration_s": round(duration, 2),
+        "adapt": [w["adapt"] for w in windows if "adapt" in w],
     }
 
 
