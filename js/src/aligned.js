@@ -13,6 +13,24 @@ export const DISPLAYS = ["auto", "aligned", "live"];
 export const ALIGN_ABOVE = 2.5;
 export const LIVE_BELOW = 1.5;
 
+/** Camera frames of latency above which "auto" holds the frames it sends (a copy costs the
+ * capture loop about 4 ms a frame here): below ALIGN_ABOVE, so they are there when it aligns. */
+export const HOLD_ABOVE = 2;
+
+/**
+ * Whether to keep a copy of the frame about to be sent: always for "aligned", never for
+ * "live", for "auto" while aligned or close to it (on loopback, no copies).
+ * @param {any} setting
+ * @param {number | null} latencyMs
+ * @param {number} frameMs
+ * @param {boolean} aligned  drawing aligned now
+ */
+export function holdFrames(setting, latencyMs, frameMs, aligned) {
+  if (setting === "aligned") return true;
+  if (setting === "live") return false;
+  return aligned || (latencyMs != null && latencyMs > HOLD_ABOVE * frameMs);
+}
+
 /** Frames held at most (a window's worth and a few timed-out ones): the oldest goes first. */
 export const MAX_HELD = 16;
 

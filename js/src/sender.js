@@ -5,6 +5,7 @@
 // On loopback the frames go raw (I420) and ask for a raw mask (pixels.js). While the
 // kernel does not answer, one probe frame at a time (link.js).
 
+import { holdFrames } from "./aligned.js";
 import { jpegQuality, paceDelay, uploadSide } from "./flow.js";
 import { roomToSend, sendCap } from "./link.js";
 import { frameEncoding } from "./pixels.js";
@@ -45,7 +46,8 @@ export function sender(s) {
         const uploadSize = store.get("upload_size") || "model";
         const side = uploadSide(uploadSize, Number(/** @type {Header} */ (state.ready).input_size), state.quality);
         const encoding = frameEncoding(store.get("frame_encoding"));
-        const hold = store.get("display") !== "live"; // aligned.js: each result's own frame
+        // aligned.js: each result's own frame, kept only where it may be drawn
+        const hold = holdFrames(store.get("display"), state.latencyMean.mean(performance.now()), s.frameMs(), state.aligned);
         const grab = await camera.grab(side, jpegQuality(store.get("jpeg_quality"), state.quality), encoding, hold);
         if (!grab || !canCapture()) {
           if (grab && grab.held) grab.held.then((b) => b && b.close());

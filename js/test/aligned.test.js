@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ALIGN_ABOVE, HeldFrames, MAX_HELD, alignedDisplay } from "../src/aligned.js";
+import { ALIGN_ABOVE, HeldFrames, MAX_HELD, alignedDisplay, holdFrames } from "../src/aligned.js";
 import { FrameFlow } from "../src/flow.js";
 import { fakeTimers } from "./fake-timers.js";
 
@@ -150,4 +150,15 @@ test("a long run with drops and timeouts closes every frame exactly once", async
   held.clear();
   assert.ok(all.every((f) => f.closes === 1), "every frame closed once");
   assert.ok(taken.size > 50);
+});
+
+test("frames are copied only where they may be drawn: never on loopback with auto", () => {
+  const frameMs = 1000 / 30;
+  assert.equal(holdFrames("auto", 38, frameMs, false), false); // loopback: no copy per frame
+  assert.equal(holdFrames("auto", 70, frameMs, false), true); // close to aligning: ready
+  assert.ok(70 < ALIGN_ABOVE * frameMs);
+  assert.equal(holdFrames("auto", 30, frameMs, true), true); // aligned now
+  assert.equal(holdFrames("auto", null, frameMs, false), false);
+  assert.equal(holdFrames("aligned", 5, frameMs, false), true);
+  assert.equal(holdFrames("live", 500, frameMs, true), false);
 });
