@@ -105,7 +105,7 @@ def scenario_text(s: dict) -> str:
             f"A {s['stall_s']:g} s stall of the link: waiting state shown: "
             f"{'yes' if s['waiting_shown'] else 'no'}; resumed by itself: "
             f"{'yes' if s['resumed'] else 'no'}"
-            + (f", first result drawn {first} ms after the stall ended" if first is not None else "")
+            + (f", first result drawn {first} ms after it ended" if first is not None else "")
             + f"; results of frames from before the stall drawn after it: "
             f"{s['stale_results_drawn_after']} (of {s['results_after']} drawn in the next seconds)."
         )
@@ -147,6 +147,8 @@ def render() -> int:
         m = r["machine"]
         rate = r["rate_mbit"]
         where = "localhost" if r["rows"][0]["rtt_ms"] is None else f"uplink {rate['up']:g} Mbit/s"
+        if r.get("scenario"):
+            where += f", then the {r['scenario']['kind']} scenario"
         lines += [
             f"### `{r['profile']}`, {where} ({r['seconds']:g} s per setting; load average "
             f"{m['loadavg'][0]} at the start, {m.get('loadavg_end', ['?'])[0]} at the end)",
