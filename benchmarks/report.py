@@ -362,6 +362,9 @@ def render() -> str:
             "FP32 agreement) has only run its CPU smoke mode (`--smoke`, in CI).",
             "",
         ]
+    far = PERF / "far.md"  # written by benchmarks/far.py
+    if far.exists():
+        out += [far.read_text().strip(), ""]
     notes = PERF / "notes.md"
     if notes.exists():
         out += [notes.read_text().strip(), ""]

@@ -15,6 +15,9 @@ from .adapt import DEFAULT_BUDGET_MS, check_budget
 UPLOAD_SIZES = ("model", "full")
 FRAME_ENCODINGS = ("auto", "jpeg", "i420")
 RENDERERS = ("auto", "overlay", "canvas", "webgl")
+DISPLAYS = ("auto", "aligned", "live")
+#: The largest fixed window ``max_in_flight`` accepts ("auto" may go up to 12: js/src/window.js).
+MAX_IN_FLIGHT = 8
 
 
 class CaptureSettings(t.HasTraits):
@@ -22,8 +25,17 @@ class CaptureSettings(t.HasTraits):
 
     - ``resolution`` ([width, height], default [640, 480]): what the camera is asked for.
     - ``jpeg_quality`` (1..100, default 80).
-    - ``max_in_flight`` (1 or 2, default 2): frames sent and not yet answered. Two overlap
-      the next frame's capture and upload with the current inference; one never queues.
+    - ``max_in_flight`` (``"auto"``, the default, or 1 to 8): frames sent and not yet
+      answered. "auto" sizes the window to the link: about its round trip times the camera's
+      rate, plus one (two on loopback, about seven across 200 ms), smaller while the
+      kernel's own time grows or the uplink queues. A number fixes it: two overlap the next
+      frame's capture and upload with the current inference; one never queues.
+    - ``display`` (``"auto"``, ``"aligned"`` or ``"live"``): "aligned" draws each result
+      over the frame it was computed from (the picture is as late as the result, and the
+      mask sits on it); "live" draws the newest mask over the live camera video (on a long
+      round trip the mask trails anything that moves); "auto" is aligned while the
+      capture-to-render latency is above about two camera frames (a remote kernel) and live
+      below (loopback). ``stats["display"]`` says which the view drew last.
     - ``upload_size`` (``"model"`` or ``"full"``, default ``"model"``): the browser
       downscales each frame to the profile's input size before JPEG-encoding it ("model"),
       or sends it at the camera's resolution for the kernel to downscale ("full": more
@@ -46,7 +58,8 @@ class CaptureSettings(t.HasTraits):
 
     resolution = t.List([640, 480]).tag(sync=True)
     jpeg_quality = t.Int(80).tag(sync=True)
-    max_in_flight = t.Int(2).tag(sync=True)
+    max_in_flight = t.Union([t.Unicode(), t.Int()], default_value="auto").tag(sync=True)
+    display = t.Enum(DISPLAYS, default_value="auto").tag(sync=True)
     upload_size = t.Enum(UPLOAD_SIZES, default_value="model").tag(sync=True)
     frame_encoding = t.Enum(FRAME_ENCODINGS, default_value="auto").tag(sync=True)
     adapt = t.Bool(True).tag(sync=True)
@@ -62,8 +75,14 @@ class CaptureSettings(t.HasTraits):
     @t.validate("max_in_flight")
     def _check_in_flight(self, proposal: Any) -> int:
         value = proposal["value"]
-        if isinstance(value, bool) or value not in (1, 2):
-            raise t.TraitError(f"max_in_flight must be 1 or 2, got {value!r}")
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            value = None
+        if value is None or not 1 <= value <= MAX_IN_FLIGHT:
+            raise t.TraitError(
+                f"max_in_flight must be 'auto' or 1 to {MAX_IN_FLIGHT}, got {value!r}"
+            )
         return int(value)
 
     @t.validate("latency_budget_ms")

@@ -74,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream that long in headless Chromium, sampling FPS, latency and memory every 10 s",
     )
     bench.add_argument("--clients", type=int, default=1, help="--soak --host page: browser tabs")
+    bench.add_argument(
+        "--rtt",
+        help="--e2e: far from the kernel: round trip(s) in ms a WAN proxy adds (0,100,200), "
+        "or local (no proxy: before vs after on localhost)",
+    )
+    bench.add_argument(
+        "--rate-mbit", type=float, default=20.0, help="--e2e --rtt: uplink cap (default 20)"
+    )
+    bench.add_argument("--down-mbit", type=float, help="--e2e --rtt: downlink cap (max(R, 20))")
+    bench.add_argument(
+        "--scenario", choices=["stall", "drop"], help="--e2e --rtt: a 3 s stall, or 2 Mbit/s"
+    )
     bench.add_argument("--plot", help="--soak: write the plot (PNG) here")
     bench.add_argument("--output", help="--soak, --e2e: write the JSON result here")
     bench.set_defaults(func=_bench)

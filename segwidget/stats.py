@@ -82,9 +82,20 @@ class StreamStats:
             "decode_mask": mean(fb, "decode_ms"),
             "render": mean(fb, "render_ms"),
         }
+        link = {
+            "base_ms": mean(fb, "link_base_ms"),
+            "queue_ms": mean(fb, "link_queue_ms"),
+            "window": mean(fb, "window"),
+            "window_want": mean(fb, "window_want"),
+            "limited": mean(fb, "link_limited"),
+            "up_kbps": mean(fb, "up_kbps"),
+        }
+        aligned = mean(fb, "aligned")
         return {
             "fps": round(fps, 2),
             "latency_ms": mean(fb, "latency_ms"),
+            "link": link if link["base_ms"] is not None else None,
+            "display": None if aligned is None else ("aligned" if aligned >= 0.5 else "live"),
             "inference_ms": stages["inference"],
             "frames_processed": processed,
             "frames_dropped": dropped,

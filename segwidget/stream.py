@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .adapt import DEFAULT_BUDGET_MS, Controller, ladder
+from .adapt import DEFAULT_BUDGET_MS, JPEG_STEPS, Controller, ladder
 from .engine import Engine, SegResult, get_engine
 from .errors import ProtocolError, SegwidgetError
 from .preprocess import DEFAULT_MAX_SIDE, decode_i420, decode_jpeg
@@ -184,16 +184,20 @@ class Session:
     def _controller(engine: Engine | None, budget_ms: float, enabled: bool) -> Controller:
         top = engine.input_size if engine else 320
         multiple = engine.profile.multiple if engine else 16
-        return Controller(ladder(top, multiple), budget_ms, enabled)
+        return Controller(ladder(top, multiple, jpeg_steps=JPEG_STEPS), budget_ms, enabled)
 
     def configure_adapt(self, budget_ms: float | None = None, enabled: bool | None = None) -> None:
         """Change ``latency_budget_ms`` or switch adaptive quality on/off (bad budgets raise)."""
         self.adapter.configure(budget_ms, enabled)
 
     def quality(self) -> dict[str, Any]:
-        """What the client should capture at: the model's long side and a frame rate cap."""
+        """What the client should capture at: the model's long side, a frame rate cap and,
+        while a thin link has stepped it down, a JPEG quality cap (``jpeg_quality``)."""
         level = self.adapter.level
-        return {"input_size": level.size, "max_fps": level.max_fps, "adapted": self.adapter.adapted}
+        out = {"input_size": level.size, "max_fps": level.max_fps, "adapted": self.adapter.adapted}
+        if level.jpeg_quality is not None:
+            out["jpeg_quality"] = level.jpeg_quality
+        return out
 
     def apply_options(self, message: dict[str, Any]) -> None:
         """The client's ``options`` message; a field left out keeps its value.
@@ -267,10 +271,8 @@ class Session:
             self._slot = frame
         self.stats.record_feedback(frame)
         latency = (frame.feedback or {}).get("latency_ms")
-        if isinstance(latency, int | float) and self.adapter.observe(latency):
-            log.info(
-                "%s: adapted to %s (p95 %.0f ms)", self.name, self.quality(), self.adapter.last_p95
-            )
+        if isinstance(latency, int | float) and self.adapter.observe(latency, frame.feedback):
+            log.info("%s: adapted to %s (%s)", self.name, self.quality(), self.adapter.reason)
         self.scheduler.notify(self)
 
     def take(self) -> Frame | None:
@@ -353,6 +355,7 @@ class Session:
             adapted=f"{hw[1]}x{hw[0]}" if self.adapter.adapted and hw else None,
             latency_budget_ms=self.adapter.budget_ms if self.adapter.enabled else None,
             latency_p95_ms=self.adapter.last_p95,
+            adapt_reason=self.adapter.reason,
         )
         stats["slow"] = slow_note(self.profile, stats.get("inference_ms"), info.get("device"))
         cluster_stats = getattr(self.engine, "cluster_stats", None)

@@ -114,6 +114,11 @@ class FakeModel {
     if (content.type === "hello") {
       this.emit("msg:custom", { type: "ready", profile: "fast", input_size: 160, labels: LABELS,
         palettes: { voc: [[0, 0, 0], [255, 0, 0]] }, default_colormap: "voc", info: {} }, []);
+    } else if (content.type === "frame" && this.delay) {
+      // A far kernel: every frame answered `delay` ms after it was sent (a long round trip)
+      this.waiting.push(content);
+      this.maxInFlight = Math.max(this.maxInFlight, this.waiting.length);
+      setTimeout(() => this.answer(this.waiting.shift()), this.delay);
     } else if (content.type === "frame") {
       // A slow kernel: it answers the oldest frame 100 ms after a second one is waiting, so a
       // client that does not wait for answers gets a third frame in meanwhile.
@@ -133,12 +138,17 @@ class FakeModel {
 window.deflate = deflate;
 window.frameEvents = [];
 document.addEventListener("segwidget:frame", (e) => window.frameEvents.push(e.detail), true);
+const query = new URLSearchParams(location.search);
 window.model = new FakeModel({ profile: "fast", viz_mode: "filled", opacity: 1, class_filter: [],
   colormap: "voc", custom_palette: [], show_fps: true, show_legend: true, resolution: [640, 480],
-  jpeg_quality: 80, running: new URLSearchParams(location.search).get("running") === "1",
+  jpeg_quality: 80, running: query.get("running") === "1",
+  // this fake kernel answers only with two frames waiting: a fixed window of two by default
+  max_in_flight: query.get("in_flight") === "auto" ? "auto" : 2,
+  display: query.get("display") || "live",
   frame_encoding: new URLSearchParams(location.search).get("encoding") || "auto",
   source_kind: new URLSearchParams(location.search).get("source") || "browser",
   labels: [], stats: {}, error: null });
+window.model.delay = Number(query.get("delay")) || 0;
 window.cleanup = widget.render({ model: window.model, el: document.getElementById("out") });
 </script></body></html>
 """
@@ -223,7 +233,11 @@ def test_widget_streams_the_camera_and_draws_results(widget_page):
     feedback = [m["content"]["feedback"] for m in frames if "feedback" in m["content"]]
     assert feedback, "frames after the first rendered result carry feedback"
     assert all(f["latency_ms"] >= 100 and f["network_ms"] >= 0 for f in feedback)
-    assert set(feedback[-1]) == {"seq", "latency_ms", "render_ms", "decode_ms", "network_ms"}
+    assert {"seq", "latency_ms", "render_ms", "decode_ms", "network_ms"} <= set(feedback[-1])
+    # what the view measured of the link (js/src/window.js) and how it drew (aligned.js)
+    link = {"link_base_ms", "link_queue_ms", "window", "window_want", "link_limited", "up_kbps"}
+    assert link <= set(feedback[-1])
+    assert feedback[-1]["aligned"] == 0
     # opacity 1, every pixel class 1 -> the stage shows the palette colour: the video itself
     # under an overlay drawn once per result (js/src/stage-renderer.js), read composited
     stage = page.evaluate(
@@ -262,6 +276,41 @@ def test_widget_streams_the_camera_and_draws_results(widget_page):
         " cleanup(); return [tracks.map(t => t.readyState), document.getElementById('out').children.length] }"
     )
     assert ended == [["ended"], 0]
+    assert page.errors == []
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_far_kernel_auto_window_and_aligned_display(widget_page):
+    # every frame answered 250 ms after it was sent: the "auto" window grows past two (about
+    # 250 ms x 30 FPS + 1), and "auto" display draws each result over its own frame
+    page = widget_page("running=1&in_flight=auto&display=auto&delay=250")
+    page.wait_for_function(
+        "() => document.querySelector('.sw-stage').dataset.display === 'aligned'", timeout=30000
+    )
+    page.wait_for_function(
+        "() => model.sent.filter(m => m.content.type === 'frame').length >= 60", timeout=30000
+    )
+    assert page.evaluate("() => model.maxInFlight") > 2
+    windows = [e["max_in_flight"] for e in page.evaluate("() => window.frameEvents")]
+    assert max(windows) > 2
+    assert all(isinstance(w, int) and 1 <= w <= 12 for w in windows)
+    frames = [m["content"] for m in page.evaluate("() => model.sent")]
+    feedback = [f["feedback"] for f in frames if f["type"] == "frame" and "feedback" in f]
+    assert feedback[-1]["aligned"] == 1
+    assert feedback[-1]["window"] > 2
+    assert feedback[-1]["link_base_ms"] >= 200
+    # drawn on the canvas (the held frame and its mask), not the live video under an overlay
+    stage = page.evaluate("() => document.querySelector('.sw-stage').dataset.renderer")
+    assert stage != "overlay"
+    img = read_canvas(page.locator(".sw-canvas"))
+    assert img.shape == (480, 640, 4)
+    assert img[240, 320].tolist() == [255, 0, 0, 255]  # opacity 1, every pixel class 1
+    # "live" goes back to the video under the overlay at once
+    page.evaluate("() => model.set('display', 'live')")
+    page.wait_for_function(
+        "() => document.querySelector('.sw-stage').dataset.display === 'live'", timeout=10000
+    )
     assert page.errors == []
 
 

@@ -266,3 +266,25 @@ def test_adapt_off_keeps_full_quality_however_slow(scheduler, fast_engine, photo
     header, _ = _feed(session, sink, encode_jpeg(photo), 5000.0, session.adapter.window + 5)
     assert header["quality"]["adapted"] is False
     assert session.stats_snapshot()["latency_budget_ms"] is None
+
+
+def test_stats_report_the_views_link_and_display():
+    from segwidget.stats import StreamStats
+
+    stats = StreamStats()
+    assert stats.snapshot()["link"] is None
+    assert stats.snapshot()["display"] is None
+    link = {"link_base_ms": 210.0, "link_queue_ms": 12.0, "window": 7, "window_want": 8}
+    for i, aligned in enumerate((1, 1, 0)):
+        fb = {"seq": i, "latency_ms": 260.0, **link, "link_limited": 0, "up_kbps": 900.0}
+        stats.record_feedback(Frame(seq=i + 1, feedback={**fb, "aligned": aligned}))
+    snap = stats.snapshot()
+    assert snap["link"] == {
+        "base_ms": 210.0,
+        "queue_ms": 12.0,
+        "window": 7.0,
+        "window_want": 8.0,
+        "limited": 0.0,
+        "up_kbps": 900.0,
+    }
+    assert snap["display"] == "aligned"  # most results of the last second

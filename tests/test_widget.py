@@ -265,9 +265,11 @@ def test_trait_validation(make_widget):
         ("resolution", [0, 480], "[width, height]"),
         ("resolution", [640], "[width, height]"),
         ("jpeg_quality", 0, "1 to 100"),
-        ("max_in_flight", 0, "1 or 2"),
-        ("max_in_flight", 3, "1 or 2"),
-        ("max_in_flight", True, "1 or 2"),
+        ("max_in_flight", 0, "'auto' or 1 to 8"),
+        ("max_in_flight", 9, "'auto' or 1 to 8"),
+        ("max_in_flight", True, "'auto' or 1 to 8"),
+        ("max_in_flight", "many", "'auto' or 1 to 8"),
+        ("display", "sideways", "'aligned'"),
         ("upload_size", "huge", "'full'"),
         ("profile", "turbo", "'balanced'"),
         ("source_kind", "phone", "'kernel'"),
@@ -295,6 +297,10 @@ def test_trait_validation(make_widget):
     w.colormap = "custom"
     w.resolution = (320, 240)
     assert w.resolution == [320, 240]
+    assert (w.max_in_flight, w.display) == ("auto", "auto")
+    w.max_in_flight = 6
+    w.display = "aligned"
+    assert (w.max_in_flight, w.display) == (6, "aligned")
     w.max_in_flight = 1
     w.upload_size = "full"
     assert (w.max_in_flight, w.upload_size) == (1, "full")

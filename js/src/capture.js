@@ -24,6 +24,7 @@ import { fitLongSide, sizedCanvas } from "./util.js";
  *   camera's planes)
  * @property {number} encode_ms  JPEG encoding, or reading the pixels back and converting them
  *   (or scaling the planes)
+ * @property {Promise<ImageBitmap | null>} [held]  the frame at the camera's size, when asked
  */
 
 /**
@@ -216,12 +217,15 @@ export class Camera {
    * @param {number} maxSide  the profile's input_size
    * @param {number} quality  JPEG quality, 1..100
    * @param {"jpeg" | "i420"} [encoding]
+   * @param {boolean} [hold]  also copy the frame at display size (`held`) for the aligned
+   *   display (aligned.js): taken in the same task as the grab, so the same video frame
    * @returns {Promise<Grab | null>}  null when the camera is not playing
    */
-  async grab(maxSide, quality, encoding = "jpeg") {
+  async grab(maxSide, quality, encoding = "jpeg", hold = false) {
     if (!this.active) return null;
     const t0 = performance.now();
     const t_capture = clientNow();
+    const held = hold && typeof createImageBitmap === "function" ? createImageBitmap(this.video).catch(() => null) : undefined;
     let { width, height } = fitLongSide(this.video.videoWidth, this.video.videoHeight, maxSide);
     if (encoding === "i420") {
       [width, height] = [evenSide(width), evenSide(height)];
@@ -229,7 +233,7 @@ export class Camera {
       if (raw) {
         const ms = performance.now() - t0;
         const encode_ms = ms - raw.copy_ms;
-        return { bytes: raw.bytes, encoding, via: "video-frame", width, height, t_capture, capture_ms: raw.copy_ms, encode_ms };
+        return { bytes: raw.bytes, encoding, via: "video-frame", width, height, t_capture, capture_ms: raw.copy_ms, encode_ms, held };
       }
     }
     const { canvas, ctx } = this.surface(encoding, width, height);
@@ -244,7 +248,7 @@ export class Camera {
       bytes = new Uint8Array(await blob.arrayBuffer());
     }
     const t2 = performance.now();
-    return { bytes, encoding, via: "canvas", width, height, t_capture, capture_ms: t1 - t0, encode_ms: t2 - t1 };
+    return { bytes, encoding, via: "canvas", width, height, t_capture, capture_ms: t1 - t0, encode_ms: t2 - t1, held };
   }
 
   /**

@@ -8,6 +8,7 @@
  * @property {number} seq
  * @property {number} t_capture  client clock (ms)
  * @property {number} t_sent  client clock (ms) when the frame was sent
+ * @property {number} [bytes]  its size on the wire
  */
 
 /**
@@ -18,12 +19,14 @@
 
 export class FrameFlow {
   /**
-   * @param {{maxInFlight?: number, timeoutMs?: number, onTimeout?: (f: InFlight) => void, timers?: Timers}} [options]
+   * @param {{maxInFlight?: number, timeoutMs?: number, onTimeout?: (f: InFlight) => void,
+   *   onClear?: () => void, timers?: Timers}} [options]  onClear: every frame was forgotten
    */
-  constructor({ maxInFlight = 2, timeoutMs = 2000, onTimeout, timers } = {}) {
+  constructor({ maxInFlight = 2, timeoutMs = 2000, onTimeout, onClear, timers } = {}) {
     this.maxInFlight = maxInFlight;
     this.timeoutMs = timeoutMs;
     this.onTimeout = onTimeout;
+    this.onClear = onClear;
     this.timers = timers || {
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (handle) => clearTimeout(handle),
@@ -101,22 +104,28 @@ export class FrameFlow {
     for (const entry of this.pending.values()) this.timers.clearTimeout(entry.timer);
     this.pending.clear();
     this.late.clear();
+    if (this.onClear) this.onClear();
   }
 }
 
-/** Frames in flight when the `max_in_flight` setting is missing or invalid. */
-export const DEFAULT_MAX_IN_FLIGHT = 2;
+/** The `max_in_flight` setting when it is missing or invalid: sized to the link (window.js). */
+export const DEFAULT_MAX_IN_FLIGHT = "auto";
+
+/** The largest window a setting by hand may ask for. */
+export const MAX_SET_IN_FLIGHT = 8;
 
 /**
- * The `max_in_flight` setting as the window size: 1 or 2 (anything else: the default).
- * One in flight adds no queueing anywhere; two overlap the round trip with the next frame's
- * capture and upload.
+ * The `max_in_flight` setting: "auto" (the window follows the link's round trip and rate,
+ * window.js) or a fixed window of 1 to 8 frames (anything else: "auto"). One in flight adds
+ * no queueing anywhere; two overlap the round trip with the next frame's capture and upload
+ * (enough on loopback); a long round trip needs about its bandwidth-delay product.
  * @param {any} value
- * @returns {number}
+ * @returns {number | "auto"}
  */
 export function maxInFlight(value) {
+  if (value === "auto") return "auto";
   const n = typeof value === "number" || typeof value === "string" ? Number(value) : NaN;
-  return n === 1 || n === 2 ? n : DEFAULT_MAX_IN_FLIGHT;
+  return Number.isInteger(n) && n >= 1 && n <= MAX_SET_IN_FLIGHT ? n : DEFAULT_MAX_IN_FLIGHT;
 }
 
 /**
@@ -133,6 +142,19 @@ export function uploadSide(setting, inputSize, quality = null) {
   if (setting === "full") return Infinity;
   const adapted = quality && quality.adapted ? Number(quality.input_size) : NaN;
   return adapted > 0 && adapted < inputSize ? adapted : inputSize;
+}
+
+/**
+ * JPEG quality for the next frame: the `jpeg_quality` setting, or adaptive quality's lower
+ * one while a thin link has stepped it down (`quality.jpeg_quality` from the latest result).
+ * @param {any} setting  1..100
+ * @param {{jpeg_quality?: number | null} | null} [quality]
+ * @returns {number}
+ */
+export function jpegQuality(setting, quality = null) {
+  const q = Number(setting) >= 1 && Number(setting) <= 100 ? Number(setting) : 80;
+  const cap = quality ? Number(quality.jpeg_quality) : NaN;
+  return cap >= 1 && cap < q ? cap : q;
 }
 
 /**

@@ -58,6 +58,7 @@ export function handlers(s) {
     const sent = typeof msg.seq === "number" ? flow.settle(msg.seq) : null;
     if (sent) s.watch.roundTrip(t_received - sent.t_sent);
     if (msg.quality && typeof msg.quality === "object") state.quality = msg.quality;
+    s.answered(sent, msg, t_received); // the in-flight window follows the link (window.js)
     s.pump();
     banner.clearRecoverable();
     const m = msg.mask || {};
@@ -66,8 +67,10 @@ export function handlers(s) {
     if (!s.kernelSource() && Number(msg.t_capture) < state.staleBefore) return;
     // sent before the camera stopped: the stopped view shows no mask, legend or FPS
     if (!s.kernelSource() && !s.store.get("running")) return;
+    // the frame this result was computed from, for the aligned display (aligned.js)
+    const held = !s.kernelSource() && typeof msg.seq === "number" ? s.held.take(msg.seq) : null;
     /** @type {ImageBitmap | null} */
-    let frame = null;
+    let frame = /** @type {any} */ (held);
     // buffers: the mask, then the confidence when the header has it, then the kernel's frame
     const frameAt = msg.confidence ? 2 : 1;
     try {
@@ -80,7 +83,7 @@ export function handlers(s) {
       const c = msg.confidence && buffers[1] ? msg.confidence : null;
       const confidence = c ? await decodeMask(buffers[1], c.width, c.height, c.encoding || "deflate") : null;
       const decode_ms = performance.now() - t0;
-      frame = await framePromise;
+      frame = (await framePromise) || frame;
       // results arrive in order but decode concurrently: never replace a newer one
       if (state.destroyed || order < state.applied) {
         if (frame) frame.close();

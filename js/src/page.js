@@ -2,6 +2,7 @@
 // WebSocket, with a local settings store that mirrors changes to the server with the spec's
 // `change_mode` / `update_viz` messages.
 
+import { DISPLAYS } from "./aligned.js";
 import { packWs, unpackWs } from "./protocol.js";
 import { VIZ_MODES } from "./renderer.js";
 import { createSession, LOAD_ERRORS } from "./session.js";
@@ -28,12 +29,12 @@ export function wsUrl(location) {
 /**
  * Settings given in the page URL: ?profile=fast&resolution=1280x720&quality=80&autostart=0
  * (wait for a click on Start; the page starts the camera by itself, as the widget does)
- * and the advanced ones, &in_flight=1 (max_in_flight: 1 or 2), &upload=full (upload_size:
+ * and the advanced ones, &in_flight=4 (max_in_flight: auto or 1 to 8), &upload=full (upload_size:
  * model or full), &encoding=jpeg (frame_encoding: auto, jpeg or i420), &adapt=0 and
  * &budget=150 (latency_budget_ms: the server's adaptive quality, sent in `init`);
  * the view's &viz=blur (any viz mode), &mirror=1 or 0 (default: auto) and
  * &background=%2300ff00 (replace's colour) and &renderer=canvas (auto, overlay, canvas or
- * webgl: stage-renderer.js)
+ * webgl: stage-renderer.js) and &display=aligned (auto, aligned or live: aligned.js)
  * @param {string} search
  * @returns {Record<string, any>}
  */
@@ -50,7 +51,8 @@ export function settingsFromQuery(search) {
   const autostart = q.get("autostart");
   if (autostart === "0" || autostart === "1") out.running = autostart === "1";
   const inFlight = q.get("in_flight");
-  if (inFlight === "1" || inFlight === "2") out.max_in_flight = Number(inFlight);
+  if (inFlight === "auto") out.max_in_flight = "auto";
+  else if (/^[1-8]$/.test(inFlight || "")) out.max_in_flight = Number(inFlight);
   const upload = q.get("upload");
   if (upload === "model" || upload === "full") out.upload_size = upload;
   const encoding = q.get("encoding");
@@ -64,6 +66,8 @@ export function settingsFromQuery(search) {
   if (mirror === "1" || mirror === "0") out.mirror = mirror === "1";
   const renderer = q.get("renderer");
   if (renderer && RENDERERS.includes(renderer)) out.renderer = renderer;
+  const display = q.get("display");
+  if (display && DISPLAYS.includes(display)) out.display = display;
   const bg = q.get("background");
   if (bg && /^#[0-9a-f]{6}$/i.test(bg)) out.background = { color: bg.toLowerCase() };
   return out;

@@ -1,7 +1,9 @@
-// Drawing: the overlay on the video (or the kernel's frame) every animation frame it changed
-// (stage-renderer.js picks how), the first draw of each result timed and reported, the stats
-// overlay and the legend.
+// Drawing: the overlay on the video (or the kernel's frame, or with the aligned display the
+// frame the result came from: aligned.js) every animation frame it changed (stage-renderer.js
+// picks how), the first draw of each result timed and reported, the stats overlay and the
+// legend.
 
+import { alignedDisplay } from "./aligned.js";
 import { makeFeedback } from "./flow.js";
 import { legendEntries, legendMode } from "./legend.js";
 import { buildLut, filterIndices, resolvePalette } from "./palette.js";
@@ -36,8 +38,11 @@ export function painter(s) {
       if (dirty) schedule();
     },
   });
-  /** Whether every video frame must be drawn (not the overlay path's: the compositor shows it). */
-  const perFrame = () => s.kernelSource() || renderer.current.path !== "overlay";
+  /** Whether the newest result is drawn over the frame it came from (aligned.js). */
+  const drawsHeld = () => !s.kernelSource() && state.aligned && !!(state.latest && state.latest.frame);
+  /** Whether every video frame must be drawn (not the overlay path's: the compositor shows
+   * it; not a held frame's: it changes only with the result). */
+  const perFrame = () => s.kernelSource() || (!drawsHeld() && renderer.current.path !== "overlay");
 
   function currentLook() {
     if (!state.look) {
@@ -68,7 +73,8 @@ export function painter(s) {
     let source = null;
     let w = 0;
     let hh = 0;
-    if (s.kernelSource()) {
+    state.aligned = alignedDisplay(store.get("display"), state.latencyMean.mean(performance.now()), s.frameMs(), state.aligned);
+    if (s.kernelSource() || drawsHeld()) {
       if (latest && latest.frame) {
         source = latest.frame;
         w = latest.frame.width;
@@ -96,6 +102,8 @@ export function painter(s) {
     };
     // the overlay path redraws only for a new result or setting: a video frame costs nothing
     const drew = renderer.draw(source, w, hh, latest ? latest.mask : null, settings, source === video);
+    const display = source === video ? "live" : "aligned";
+    if (view.stage.dataset.display !== display) view.stage.dataset.display = display;
     // without requestVideoFrameCallback, a video drawn per frame is drawn every animation frame
     state.dirty = !hasVideoFrameCallback && !s.kernelSource() && perFrame();
     watchFrames(); // the path may have changed to one that draws per frame
@@ -115,7 +123,7 @@ export function painter(s) {
           t_sent: latest.t_sent,
           t_received: latest.t_received,
         });
-        state.feedback = feedback;
+        state.feedback = { ...feedback, ...s.linkReport(t_rendered), aligned: display === "aligned" ? 1 : 0 };
         state.latencyMean.add(feedback.latency_ms, t1);
         s.emit("segwidget:render", {
           seq: header.seq,
@@ -129,6 +137,8 @@ export function painter(s) {
           server_ms: header.server_ms,
           timings: header.timings,
           profile: header.profile,
+          display,
+          window: s.flow.maxInFlight,
         });
       }
     }

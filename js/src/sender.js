@@ -1,10 +1,12 @@
 // The capture loop: grab, encode and send frames while the in-flight window (flow.js) has
 // room, with the client's timings in each frame and the feedback about the last one drawn.
-// Adaptive quality (the latest result's `quality`) sets the capture size and a frame-rate
-// cap; on loopback the frames go raw (I420) and ask for a raw mask (pixels.js). While the
+// Adaptive quality (the latest result's `quality`) sets the capture size, the JPEG quality
+// and a frame-rate cap; each frame sent is also held for the aligned display (aligned.js).
+// On loopback the frames go raw (I420) and ask for a raw mask (pixels.js). While the
 // kernel does not answer, one probe frame at a time (link.js).
 
-import { paceDelay, uploadSide } from "./flow.js";
+import { holdFrames } from "./aligned.js";
+import { jpegQuality, paceDelay, uploadSide } from "./flow.js";
 import { roomToSend, sendCap } from "./link.js";
 import { frameEncoding } from "./pixels.js";
 import { clientNow } from "./protocol.js";
@@ -44,10 +46,16 @@ export function sender(s) {
         const uploadSize = store.get("upload_size") || "model";
         const side = uploadSide(uploadSize, Number(/** @type {Header} */ (state.ready).input_size), state.quality);
         const encoding = frameEncoding(store.get("frame_encoding"));
-        const grab = await camera.grab(side, store.get("jpeg_quality"), encoding);
-        if (!grab || !canCapture()) break;
+        // aligned.js: each result's own frame, kept only where it may be drawn
+        const hold = holdFrames(store.get("display"), state.latencyMean.mean(performance.now()), s.frameMs(), state.aligned);
+        const grab = await camera.grab(side, jpegQuality(store.get("jpeg_quality"), state.quality), encoding, hold);
+        if (!grab || !canCapture()) {
+          if (grab && grab.held) grab.held.then((b) => b && b.close());
+          break;
+        }
         state.seq += 1;
         const seq = state.seq;
+        if (grab.held) s.held.put(seq, grab.held);
         /** @type {Header} */
         const header = {
           type: "frame",
@@ -65,7 +73,7 @@ export function sender(s) {
         state.means.encode.add(grab.encode_ms, now);
         const t_sent = clientNow();
         state.lastSent = now;
-        flow.begin({ seq, t_capture: grab.t_capture, t_sent });
+        flow.begin({ seq, t_capture: grab.t_capture, t_sent, bytes: grab.bytes.length });
         transport.send(header, [grab.bytes]);
         s.watch.sent();
         s.emit("segwidget:frame", {

@@ -78,6 +78,7 @@ export function initialState() {
     hidden: false, // the document is hidden: no frames are sent (resume.js)
     cameraLost: false, // the camera track ended; retrying with backoff (resume.js)
     linkLost: false, // the channel is gone for good (the kernel restarted): re-run the cell
+    aligned: false, // results drawn over their own frames now (aligned.js)
     staleBefore: 0, // client clock: results for frames captured before it are not drawn (resume.js)
     confidenceAsked: false, // the last `options` sent since the newest `ready`
     /** @type {string | null} */
@@ -109,7 +110,13 @@ export function initialState() {
  * @property {import("./capture.js").Camera} camera
  * @property {import("./flow.js").FrameFlow} flow
  * @property {import("./link.js").ReplyWatch} watch  answers from the other side (link.js)
+ * @property {import("./window.js").WindowController} window  the in-flight window for "auto"
+ * @property {import("./aligned.js").HeldFrames} held  the frames sent, for the aligned display
  * @property {() => boolean} kernelSource
+ * @property {() => number} frameMs  the camera's frame interval (ms)
+ * @property {(sent: import("./flow.js").InFlight | null, msg: Record<string, any>, t_received: number) => void} answered
+ *   a result came: the window learns the link from it
+ * @property {(now: number) => Record<string, number>} linkReport  the link, for the feedback
  * @property {() => boolean} mirrored  whether the view mirrors now
  * @property {() => void} syncOptions  send `options` when what the view needs changed
  * @property {() => string[]} labels

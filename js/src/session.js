@@ -1,6 +1,7 @@
 // The orchestration shared by the widget and the page: builds the UI, runs the capture loop
-// (at most `max_in_flight` frames in flight, 1 or 2), decodes results and draws them every
-// animation frame. The parts, by job: session-state.js (the DOM and the shared state),
+// (at most `max_in_flight` frames in flight: sized to the link by window.js, or 1 to 8),
+// decodes results and draws them every animation frame (over the frames they came from with
+// the aligned display: aligned.js). The parts, by job: session-state.js (the DOM and the shared state),
 // lifecycle.js (camera and running state), sender.js (the capture loop and its in-flight
 // window), handlers.js (the server's messages), painter.js (drawing, stats, legend),
 // resume.js (a hidden tab pauses sending; a camera that ends is retried with backoff),
@@ -13,7 +14,9 @@
 //                       encoding, capture ("video-frame": the camera's planes; "canvas")}
 //   "segwidget:render"  a result was drawn for the first time: {seq, t_capture, t_sent,
 //                       t_received, t_rendered, latency_ms, decode_ms, render_ms, server_ms,
-//                       timings (the server's per-stage ms), profile}
+//                       timings (the server's per-stage ms), profile, display ("live": over
+//                       the video; "aligned": over its own frame), window (frames allowed
+//                       in flight)}
 //   "segwidget:link"    the link to the kernel / server changed: {state, t} with state
 //                       "waiting" (frames unanswered for link.WAIT_MS), "live" (answers
 //                       again, or reconnected), "disconnected" (the page's socket closed,
@@ -23,6 +26,7 @@
 //             isOpen?() -> boolean}
 // store:     a SettingsStore (store.js) over the synced traits or a local store.
 
+import { HeldFrames } from "./aligned.js";
 import { Banner } from "./banner.js";
 import { Camera } from "./capture.js";
 import { Controls } from "./controls.js";
@@ -39,6 +43,7 @@ import { StageRenderer } from "./stage-renderer.js";
 import { buildView, initialState } from "./session-state.js";
 import { StatsOverlay } from "./stats.js";
 import { ViewEffects } from "./view-effects.js";
+import { WindowController, followLink } from "./window.js";
 
 export { LOAD_ERRORS };
 
@@ -82,11 +87,16 @@ export function createSession({ el, store, transport }) {
       state.dirty = true;
     }),
     renderer: new StageRenderer(view),
+    window: new WindowController(),
+    held: new HeldFrames(),
     controls: /** @type {any} */ (null),
     camera: /** @type {any} */ (null),
     flow: /** @type {any} */ (null),
     watch: /** @type {any} */ (null),
     kernelSource: () => store.get("source_kind") === "kernel",
+    frameMs: NOT_YET,
+    answered: NOT_YET,
+    linkReport: NOT_YET,
     mirrored: () => {
       const track = s.camera && s.camera.stream && s.camera.stream.getVideoTracks()[0];
       const facing = track && track.getSettings ? track.getSettings().facingMode : undefined;
@@ -119,10 +129,18 @@ export function createSession({ el, store, transport }) {
     // the track ended (unplugged, taken): keep running, retry with backoff (lifecycle.js)
     onEnded: (err) => life.cameraEnded(err),
   });
+  const windowSize = (/** @type {any} */ value) => {
+    const setting = maxInFlight(value);
+    return setting === "auto" ? s.window.size : setting;
+  };
   s.flow = new FrameFlow({
-    maxInFlight: maxInFlight(store.get("max_in_flight")),
+    maxInFlight: windowSize(store.get("max_in_flight")),
     timeoutMs: 2000,
-    onTimeout: () => s.pump(),
+    onTimeout: (frame) => {
+      s.held.drop(frame.seq);
+      s.pump();
+    },
+    onClear: () => s.held.clear(),
   });
   const link = (/** @type {string} */ linkState) => s.emit("segwidget:link", { state: linkState, t: clientNow() });
   s.watch = new ReplyWatch({
@@ -141,6 +159,7 @@ export function createSession({ el, store, transport }) {
   });
   const { banner, controls, camera, flow, watch } = s;
 
+  Object.assign(s, followLink(s));
   const life = lifecycle(s);
   Object.assign(s, {
     startCamera: life.startCamera,
@@ -173,11 +192,11 @@ export function createSession({ el, store, transport }) {
       s.syncOptions();
     }),
   );
-  for (const name of ["mirror", "smoothing", "renderer"]) cleanups.push(store.on(name, () => (state.dirty = true)));
+  for (const name of ["mirror", "smoothing", "renderer", "display"]) cleanups.push(store.on(name, () => (state.dirty = true)));
   cleanups.push(() => s.effects.destroy());
   cleanups.push(
     store.on("max_in_flight", (value) => {
-      flow.maxInFlight = maxInFlight(value);
+      flow.maxInFlight = windowSize(value);
       s.pump();
     }),
   );
@@ -215,6 +234,7 @@ export function createSession({ el, store, transport }) {
   function reset() {
     flow.clear();
     watch.clear();
+    s.window.reset();
     state.ready = null;
     state.serverStats = {};
     state.loadingProfile = null;
@@ -246,6 +266,7 @@ export function createSession({ el, store, transport }) {
       paint.stop();
       camera.stop();
       flow.clear();
+      s.held.clear();
       if (state.latest && state.latest.frame) state.latest.frame.close();
       cleanups.forEach((c) => c());
       controls.destroy();

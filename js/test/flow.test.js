@@ -73,11 +73,14 @@ test("feedback: capture-to-render latency and round trip minus server time", () 
   assert.equal(clamp.network_ms, 0);
 });
 
-test("max_in_flight setting: 1 or 2, anything else the default", () => {
+test("max_in_flight setting: auto or 1 to 8, anything else auto", () => {
   assert.equal(maxInFlight(1), 1);
   assert.equal(maxInFlight(2), 2);
   assert.equal(maxInFlight("1"), 1);
-  for (const bad of [undefined, null, 0, 3, 1.5, "x", true]) assert.equal(maxInFlight(bad), DEFAULT_MAX_IN_FLIGHT);
+  assert.equal(maxInFlight(8), 8);
+  assert.equal(maxInFlight("auto"), "auto");
+  for (const bad of [undefined, null, 0, 9, 1.5, "x", true]) assert.equal(maxInFlight(bad), DEFAULT_MAX_IN_FLIGHT);
+  assert.equal(DEFAULT_MAX_IN_FLIGHT, "auto");
   const flow = new FrameFlow({ maxInFlight: maxInFlight(1), timers: fakeTimers() });
   flow.begin(frame(1));
   assert.equal(flow.canSend(), false);

@@ -122,7 +122,10 @@ test("page: WebSocket URL next to the page, token copied; init and update_viz me
   assert.equal(updateVizMessage(createLocalStore()).settings.class_filter, null);
   assert.deepEqual(settingsFromQuery("?resolution=big&quality=0"), {});
   assert.deepEqual(settingsFromQuery("?in_flight=1&upload=full"), { max_in_flight: 1, upload_size: "full" });
-  assert.deepEqual(settingsFromQuery("?in_flight=3&upload=huge"), {});
+  assert.deepEqual(settingsFromQuery("?in_flight=9&upload=huge"), {});
+  assert.deepEqual(settingsFromQuery("?in_flight=6&display=aligned"), { max_in_flight: 6, display: "aligned" });
+  assert.deepEqual(settingsFromQuery("?in_flight=auto&display=live"), { max_in_flight: "auto", display: "live" });
+  assert.deepEqual(settingsFromQuery("?in_flight=0&display=sideways"), {});
   // the page starts the camera by itself, as the widget does; ?autostart=0 waits for Start
   assert.equal(createLocalStore(pageSettings("")).get("running"), true);
   assert.equal(createLocalStore(pageSettings("?autostart=1")).get("running"), true);

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from ..harness import missing_requirements
 from .configs import DEFAULT_SECONDS
+from .far import format_far, run_far
 from .report import format_rows
 from .runs import nodelay_round_trips, run_all, run_host
 
@@ -83,15 +84,40 @@ def run_e2e(args: argparse.Namespace) -> int:
     if len(profiles) > 1:
         print("segwidget bench --e2e: measures one --profile at a time", file=sys.stderr)
         return 2
-    result = run_all(seconds) if everything else run_host(host, seconds, profiles[0])
+    rtt = getattr(args, "rtt", None)
+    if rtt is not None:
+        try:
+            rtts = [None] if rtt == "local" else [float(x) for x in rtt.split(",") if x.strip()]
+            if not rtts or any(x is not None and x < 0 for x in rtts):
+                raise ValueError
+        except ValueError:
+            print(f"segwidget bench --e2e: --rtt takes ms >= 0 (0,100,200) or local; got {rtt!r}")
+            return 2
+        rate = float(getattr(args, "rate_mbit", None) or 20.0)
+        down = getattr(args, "down_mbit", None)
+        scenario = getattr(args, "scenario", None)
+        result = run_far(host, seconds, profiles[0], rtts, rate, down, scenario)
+        formatted = format_far
+    else:
+        result = run_all(seconds) if everything else run_host(host, seconds, profiles[0])
+        formatted = format_rows
     out = getattr(args, "output", None)
     if out:
         Path(out).write_text(json.dumps(result, indent=1))
     if getattr(args, "json", False) and not out:
         print(json.dumps(result, indent=1))
     else:
-        print(format_rows(result))
+        print(formatted(result))
     return 0
 
 
-__all__ = ["format_rows", "nodelay_round_trips", "requirements", "run_all", "run_e2e", "run_host"]
+__all__ = [
+    "format_far",
+    "format_rows",
+    "nodelay_round_trips",
+    "requirements",
+    "run_all",
+    "run_e2e",
+    "run_far",
+    "run_host",
+]

@@ -11,9 +11,11 @@ DEFAULT_SECONDS = 15.0
 HOST_NAMES = {"lab": "JupyterLab", "voila": "Voila", "page": "segwidget serve page"}
 
 
-def widget_cells(profile: str = "fast") -> list[str]:
-    """The notebook the widget hosts run: ``SegWidget(profile=..., weights="random")``."""
-    make = f"w = SegWidget(profile={profile!r}, weights='random')"
+def widget_cells(profile: str = "fast", settings: dict | None = None) -> list[str]:
+    """The notebook the widget hosts run: ``SegWidget(profile=..., weights="random")``, with
+    ``settings`` (traits) if given."""
+    extra = "".join(f", {k}={v!r}" for k, v in (settings or {}).items())
+    make = f"w = SegWidget(profile={profile!r}, weights='random'{extra})"
     return [f"from segwidget import SegWidget\n\n{make}\nw"]
 
 

@@ -56,6 +56,8 @@ class Target:
     server_proc: subprocess.Popen | None = None
     startup: dict[str, Any] = field(default_factory=dict)
     own_browser: bool = False  # another client of a page's server (E2EBench.open_client)
+    proxy: Any = None  # the WAN proxy the page reaches its host through (harness/wan.py)
+    page_url: str | None = None  # the page's own URL (``segwidget serve``), for reloads
     _chromium_pids: set[int] = field(default_factory=set)
     _chromium_at: float = -1e9
 
@@ -121,6 +123,8 @@ class Target:
             except subprocess.TimeoutExpired:
                 self.server_proc.kill()
                 self.server_proc.wait()
+        if self.proxy is not None:
+            self.proxy.stop()
 
 
 class E2EBench:
@@ -134,6 +138,7 @@ class E2EBench:
             workdir = Path(self._tmp.name)
         self.workdir = workdir
         self.video: FakeVideo | None = None
+        self.clip: Any = None  # what the video shows, when it is not the default clip
         self.playwright = None
         self.targets: list[Target] = []
         self._n = 0
@@ -145,6 +150,10 @@ class E2EBench:
         self.video = default_fake_video(self.workdir / "webcam.y4m")
         self.playwright = sync_playwright().start()
         return self
+
+    def use_video(self, video: FakeVideo, clip: Any = None) -> None:
+        """Browsers launched from now on play ``video`` as their camera."""
+        self.video, self.clip = video, clip
 
     def __exit__(self, *exc: object) -> None:
         for target in reversed(self.targets):
@@ -174,8 +183,11 @@ class E2EBench:
         selector: str = WIDGET_SELECTOR,
         server_args: Iterable[str] = (),
         wait_first: bool = True,
+        proxy: Callable[[int], Any] | None = None,
+        init_scripts: Iterable[str] = (),
     ) -> Target:
-        """JupyterLab or Voila running ``cells`` (default: ``SegWidget(weights="random")``)."""
+        """JupyterLab or Voila running ``cells`` (default: ``SegWidget(weights="random")``);
+        with ``proxy`` (the server's port -> a started WAN proxy) the page goes through it."""
         home = self._dir(name or host)
         profile_dir = home / "chromium"
         wh = WidgetHost(
@@ -184,10 +196,13 @@ class E2EBench:
             cells or WIDGET_CELLS,
             selector,
             server_args=list(server_args),
-            init_scripts=[PERF_INIT],
+            init_scripts=[PERF_INIT, *init_scripts],
         )
         target = Target(name or HOST_NAMES[host], host, None, profile_dir, 0, widget_host=wh)
         self.targets.append(target)
+        if proxy is not None:
+            target.proxy = proxy(wh.server.port)
+            wh.url_hook = target.proxy.url
         log(f"starting {target.name} ...")
         wh.start(lambda: self._launch(profile_dir))
         target.page = wh.page
@@ -197,8 +212,15 @@ class E2EBench:
             self._first_result(target)
         return target
 
-    def open_page(self, name: str | None = None, profile: str = "fast") -> Target:
-        """``segwidget serve`` in a subprocess, its page in Chromium."""
+    def open_page(
+        self,
+        name: str | None = None,
+        profile: str = "fast",
+        proxy: Callable[[int], Any] | None = None,
+        init_scripts: Iterable[str] = (),
+    ) -> Target:
+        """``segwidget serve`` in a subprocess, its page in Chromium (through ``proxy``, the
+        server's port -> a started WAN proxy, if given)."""
         home = self._dir("page")
         token = secrets.token_hex(12)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -244,13 +266,22 @@ class E2EBench:
 
         wait_until(healthy, 60, "segwidget serve to answer /healthz")
         target.startup["server"] = round(time.monotonic() - t0, 2)
+        if proxy is not None:
+            target.proxy = proxy(int(base.rsplit(":", 1)[1]))
+            url = target.proxy.url(url)
+        target.page_url = url
         context = self._launch(target.user_data_dir)
-        context.add_init_script(PERF_INIT)
+        for script in (PERF_INIT, *init_scripts):
+            context.add_init_script(script)
         target.page = context.new_page()
         target.page.goto(f"{url}&autostart=1", wait_until="domcontentloaded")
         target.startup["page"] = round(time.monotonic() - t0, 2)
         self._first_result(target)
         return target
+
+    def reload_page(self, target: Target, query: str = "") -> None:
+        """Open a page target's URL again with ``query`` added (its settings are its URL's)."""
+        target.page.goto(f"{target.page_url}&autostart=1{query}", wait_until="domcontentloaded")
 
     def open_client(self, first: Target, name: str | None = None) -> Target:
         """``first``'s page in a browser of its own: one more client of the same server.

@@ -88,6 +88,7 @@ class WidgetHost:
         server_args: Sequence[str] = (),
         init_scripts: Sequence[str] = (),
         lab_settings: dict[str, dict] | None = None,
+        url_hook: Callable[[str], str] | None = None,
     ):
         self.kind = kind
         self.home = home
@@ -98,6 +99,7 @@ class WidgetHost:
             kind, home, "e2e.ipynb", env=env, args=server_args, lab_settings=lab_settings
         )
         self.init_scripts = list(init_scripts)
+        self.url_hook = url_hook  # the page's URL -> the one to open (a WAN proxy's: wan.py)
         self.context = None
         self.page = None
         self.probe: KernelProbe | None = None
@@ -132,7 +134,8 @@ class WidgetHost:
         try:
             # Voila executes the notebook before it answers, then renders the widgets; Lab and
             # Notebook answer at once and the app starts the kernel.
-            self.page.goto(self.server.page_url, timeout=ms, wait_until="domcontentloaded")
+            url = self.url_hook(self.server.page_url) if self.url_hook else self.server.page_url
+            self.page.goto(url, timeout=ms, wait_until="domcontentloaded")
             self._mark("page")
             if self.kind != "voila":
                 self.run_all_cells()
