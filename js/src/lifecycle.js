@@ -100,6 +100,7 @@ export function lifecycle(s) {
     camera.stop();
     s.flow.clear();
     s.watch.clear();
+    if (state.latest && state.latest.frame) state.latest.frame.close(); // a held frame's pixels
     state.latest = null;
     state.dirty = true;
     s.renderer.clear();

@@ -153,6 +153,10 @@ export function createSession({ el, store, transport }) {
     onResumed: () => {
       link("live");
       s.updateStatus();
+      // the round trips across the outage measured the wait, not the link: the window starts
+      // afresh, so what was held back does not go out as a burst
+      s.window.reset();
+      s.flow.maxInFlight = windowSize(store.get("max_in_flight"));
       // what was sent before the kernel answered again is stale: none of it is drawn
       resumeSending(state, { pump: () => s.pump(), flow: s.flow }, clientNow(), 0);
     },

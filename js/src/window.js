@@ -221,7 +221,8 @@ export function followLink(s) {
     frameMs,
     /** @type {import("./session-state.js").Session["answered"]} */
     answered: (sent, msg, t_received) => {
-      if (sent) {
+      // a frame sent before the link came back (resume.js) waited for it: not a link sample
+      if (sent && sent.t_sent >= s.state.staleBefore) {
         const serverMs = Number(msg.server_ms) || 0;
         s.window.observe(t_received, { roundTripMs: t_received - sent.t_sent, serverMs, bytes: sent.bytes || 0 });
       }
