@@ -21,6 +21,7 @@ One box (server, kernel, browser) for the module; the restart and the quick star
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -90,17 +91,18 @@ def clip(tmp_path_factory, photos):
     return make_person_clip(path, photos["astronaut"])
 
 
-@pytest.fixture(scope="module")
-def box(playwright_driver, chromium, clip, tmp_path_factory):
+@contextlib.contextmanager
+def open_box(playwright_driver, chromium, clip, home: Path, init_scripts=(), url_hook=None):
+    """A started box showing CELL's widget (closed on exit); skips where it is not built."""
     why = box_missing()
     if why:
         pytest.skip(why)
-    home = tmp_path_factory.mktemp("colab-box")
-    box = ColabBox(home / "box", SELECTOR)
+    box = ColabBox(home / "box", SELECTOR, url_hook=url_hook)
 
     def launch():
         ctx = launch_chromium(playwright_driver, chromium, clip.video.path, home / "chromium")
-        ctx.add_init_script(INIT_SCRIPT)
+        for script in (INIT_SCRIPT, *init_scripts):  # in every frame, before its scripts
+            ctx.add_init_script(script)
         return ctx
 
     try:
@@ -110,6 +112,12 @@ def box(playwright_driver, chromium, clip, tmp_path_factory):
         yield box
     finally:
         box.close()
+
+
+@pytest.fixture(scope="module")
+def box(playwright_driver, chromium, clip, tmp_path_factory):
+    with open_box(playwright_driver, chromium, clip, tmp_path_factory.mktemp("colab-box")) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")

@@ -64,12 +64,28 @@ def _version_ok(installed: str, wanted: str) -> bool:
 
 class ColabBox:
     """Colab in a box: :meth:`start` it, :meth:`run` cells, read ``widget`` in the newest
-    output frame. ``cdn`` lists each CDN request and how it was answered."""
+    output frame. ``cdn`` lists each CDN request and how it was answered.
 
-    def __init__(self, home: Path, selector: str, *, startup_timeout: float = 180):
+    ``url_hook`` maps the box page's URL (``http://127.0.0.1:PORT/...``) to the one to open,
+    e.g. a WAN proxy's (:meth:`.wan.WanProxy.url`): the page opens its kernel WebSocket and
+    asks for restarts where it came from, so all kernel traffic then crosses the proxy, as
+    Colab's crosses the internet. The output frames keep their own origin (127.0.0.2 at the
+    server's port, answered by routing) and reach the kernel through the page only.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        selector: str,
+        *,
+        startup_timeout: float = 180,
+        url_hook: Callable[[str], str] | None = None,
+    ):
         self.home = home
         self.selector = selector
         self.timeout = startup_timeout
+        self.url_hook = url_hook
+        self.page_origin = ""  # where the box page was opened (set by start())
         data = home / "jupyter-data"
         # The box page comes from the server itself (Chromium lets only a page served from
         # loopback open the kernel's loopback WebSocket); the output frames are routed.
@@ -143,16 +159,19 @@ class ColabBox:
             "POST", "/api/kernels", json.dumps({"name": KERNEL_NAME}).encode()
         )["id"]
         self._mark("server")
-        self.context = launch_browser()
-        self._route(self.context)
-        self.page = self.context.new_page()
-        self.page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
-        self.page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}"))
         port = self.server.port
         url = (
             f"http://127.0.0.1:{port}/static/box.html?kernel={self.kernel_id}"
             f"&token={self.server.token}&output_origin=http://127.0.0.2:{port}"
         )
+        if self.url_hook is not None:
+            url = self.url_hook(url)
+        self.page_origin = "/".join(url.split("/", 3)[:3])
+        self.context = launch_browser()
+        self._route(self.context)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
+        self.page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}"))
         ms = self.timeout * 1000
         try:
             self.page.goto(url, timeout=ms, wait_until="domcontentloaded")
@@ -197,7 +216,8 @@ class ColabBox:
 
         def elsewhere(route, request) -> None:
             url = request.url
-            if re.match(r"^(https?|wss?)://127\.0\.0\.1:", url) or url.startswith("data:"):
+            page = url.startswith(f"{self.page_origin}/")  # also where url_hook sent it
+            if page or re.match(r"^(https?|wss?)://127\.0\.0\.1:", url) or url.startswith("data:"):
                 route.fallback()
                 return
             self.blocked.append(url)
