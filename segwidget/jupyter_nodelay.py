@@ -1,4 +1,4 @@
-"""Jupyter Server extension: TCP_NODELAY on kernel WebSockets (DESIGN.md decision 12).
+"""Jupyter Server extension: TCP_NODELAY on kernel WebSockets (design decision 12).
 
 Jupyter Server's kernel WebSocket leaves Nagle's algorithm on. A small kernel-to-browser
 message sent while an earlier one is still unacknowledged then waits for the browser's

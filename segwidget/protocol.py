@@ -1,4 +1,4 @@
-"""Wire format shared by both transports (DESIGN.md decision 1).
+"""Wire format shared by both transports (design decision 1).
 
 A message is a JSON header (a dict with a ``"type"``) plus zero or more binary buffers.
 On the comm channel that is ``content`` + ``buffers``. On a WebSocket, a message without

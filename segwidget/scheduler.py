@@ -1,7 +1,7 @@
 """The worker thread(s) that segment the sessions' frames, and their watchdog.
 
 A :class:`Scheduler` serves sessions with pending frames round-robin, one frame each per
-turn, so no client starves while another floods (DESIGN.md decision 11). Sessions are
+turn, so no client starves while another floods (design decision 11). Sessions are
 :class:`segwidget.stream.Session` objects; this module only needs what :class:`Served`
 names, so it imports nothing of the stream.
 """

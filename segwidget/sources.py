@@ -1,4 +1,4 @@
-"""Kernel-side frame sources (DESIGN.md decision 7).
+"""Kernel-side frame sources (design decision 7).
 
 When the browser cannot capture (VS Code webviews block the camera, a remote kernel has no
 browser camera, tests need deterministic input) the kernel reads the frames itself:

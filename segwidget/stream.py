@@ -1,4 +1,4 @@
-"""Per-client streaming shared by both transports (DESIGN.md decisions 5, 6 and 11).
+"""Per-client streaming shared by both transports (design decisions 5, 6 and 11).
 
 A :class:`Session` is one client: a newest-frame slot (a new frame replaces a pending one,
 which counts as dropped), its engine, and its stats. A :class:`Scheduler` owns the worker

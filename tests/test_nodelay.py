@@ -1,4 +1,4 @@
-"""The Jupyter Server TCP_NODELAY extension (DESIGN.md decision 12), in a real ``jupyter
+"""The Jupyter Server TCP_NODELAY extension (design decision 12), in a real ``jupyter
 server``: enabled by the config file the package installs, and active on a live kernel
 WebSocket. How much faster it makes small replies is measured by ``benchmarks/nodelay.py``,
 never asserted here."""

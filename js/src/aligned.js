@@ -1,4 +1,4 @@
-// The aligned display (DESIGN.md decision 17): far from the kernel, the view draws each
+// The aligned display (design decision 17): far from the kernel, the view draws each
 // result over the frame it was computed from, not over the live video, so the mask sits on
 // what is shown (the picture is as late as the result). The view keeps a copy of each frame
 // it sends (an ImageBitmap per seq) until its result, or a newer one, comes back.

@@ -130,7 +130,7 @@ export function maxInFlight(value) {
 
 /**
  * Long side of the uploaded JPEG for the `upload_size` setting: the model's input size
- * ("model", the default: the browser downscales before encoding, DESIGN.md decision 2) or no
+ * ("model", the default: the browser downscales before encoding, design decision 2) or no
  * limit ("full": the camera's own resolution; the server downscales). While adaptive quality
  * has stepped the model's input down (`quality` from the latest result), "model" follows it.
  * @param {any} setting

@@ -1,4 +1,4 @@
-// The in-flight window of `max_in_flight: "auto"` (DESIGN.md decision 17): enough frames in
+// The in-flight window of `max_in_flight: "auto"` (design decision 17): enough frames in
 // flight to hold the camera's rate across the link's round trip (its bandwidth-delay
 // product, in frames), and no more than the link carries without a queue.
 //

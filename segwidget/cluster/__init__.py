@@ -1,4 +1,4 @@
-"""The model tier on Ray Serve (DESIGN.md decision 14): replicas holding engines, batching
+"""The model tier on Ray Serve (design decision 14): replicas holding engines, batching
 frames from many sessions; ``RemoteEngine`` is what sessions use instead of a local engine.
 
 Importing this package imports no Ray: only :mod:`.deployment` and :mod:`.connect`'s

@@ -1,7 +1,7 @@
 """The FastAPI app: the page, the package's static files, ``/ws``, ``/healthz``, ``/api/info``.
 
 Every route but ``/healthz`` checks the token and the Host header, and ``/ws`` the Origin too
-(:mod:`segwidget.transports.security`, DESIGN.md decision 9); an accepted socket takes a
+(:mod:`segwidget.transports.security`, design decision 9); an accepted socket takes a
 client slot and becomes a :class:`~segwidget.server.connection.Connection`.
 """
 

@@ -1,4 +1,4 @@
-"""The Jupyter comm transport of :class:`segwidget.SegWidget` (DESIGN.md decisions 1, 5, 6).
+"""The Jupyter comm transport of :class:`segwidget.SegWidget` (design decisions 1, 5, 6).
 
 Incoming custom messages (``frame``, ``hello``, ``client_error``) arrive on the kernel's
 shell thread; :meth:`CommTransport.handle` only parses them and, for a frame, calls
