@@ -74,6 +74,15 @@ def person_engine():
 
 
 @pytest.fixture(scope="session")
+def person_colour(person_engine):
+    """The person class's colour in the person palette (what ``filled`` draws)."""
+    from segwidget.labels import resolve_palette
+
+    person = person_engine.labels.index("person")
+    return tuple(resolve_palette("person", 2)[person].tolist())
+
+
+@pytest.fixture(scope="session")
 def fake_video(tmp_path_factory, photos) -> FakeVideo:
     """A 3 s, 640x480, 30 fps Y4M clip of astronaut / coffee / chelsea, slowly panning."""
     return make_fake_video(tmp_path_factory.mktemp("video") / "webcam.y4m", photos)

@@ -29,7 +29,13 @@ import nbformat
 import numpy as np
 import pytest
 
-from segwidget.bench.harness import SegWidgetPage, launch_chromium, wait_until
+from segwidget.bench.harness import (
+    JS_LIVE_TRACKS,
+    JS_RECORD_STREAMS,
+    SegWidgetPage,
+    launch_chromium,
+    wait_until,
+)
 from segwidget.bench.harness.colab_box import ColabBox, box_missing
 from segwidget.bench.harness.person import make_person_clip
 from tests.e2e.test_person import OPACITY, blur_check, overlay_check
@@ -50,19 +56,7 @@ w = SegWidget(profile="person", mirror=False, background=bg)
 w"""
 # Every camera stream a frame of the page is given (the init script runs in each frame), and
 # the kernel's messages' sizes as the output frame receives them.
-INIT_SCRIPT = """
-window.__swStreams = [];
-if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
-  const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-  navigator.mediaDevices.getUserMedia = async (constraints) => {
-    const stream = await getUserMedia(constraints);
-    window.__swStreams.push(stream);
-    return stream;
-  };
-}
-"""
-JS_LIVE_TRACKS = """() => window.__swStreams.flatMap((s) => s.getTracks())
-  .filter((t) => t.readyState === 'live').length"""
+INIT_SCRIPT = JS_RECORD_STREAMS
 JS_BANNER = """(root) => { const b = root.querySelector('[role=alert]');
   return b && !b.hidden ? b.querySelector('.sw-banner-code').textContent : null; }"""
 JS_PLACEHOLDER = """(root) => { const p = root.querySelector('.sw-placeholder');
@@ -72,17 +66,8 @@ JS_LARGEST = "() => window.box.largest"
 
 
 @pytest.fixture(scope="module")
-def engine():
-    from segwidget import get_engine
-
-    return get_engine("person")
-
-
-@pytest.fixture(scope="module")
-def person_colour(engine):
-    from segwidget.labels import resolve_palette
-
-    return tuple(resolve_palette("person", 2)[engine.labels.index("person")].tolist())
+def engine(person_engine):
+    return person_engine
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,10 @@ import pytest
 from segwidget.bench.e2e.configs import PERF_INIT
 from segwidget.bench.harness import SegWidgetPage
 from segwidget.bench.harness.wan import WanProxy
-from tests.e2e.test_colab_box import (  # noqa: F401 (clip, engine, person_colour: fixtures)
+from tests.e2e.test_colab_box import (  # noqa: F401 (clip, engine: fixtures)
     clip,
     engine,
     open_box,
-    person_colour,
 )
 from tests.e2e.test_person import OPACITY, overlay_check
 
@@ -58,7 +57,7 @@ def test_streams_across_150_ms_aligned_with_a_larger_window_and_the_overlay_on_t
     far_box,
     engine,  # noqa: F811
     clip,  # noqa: F811
-    person_colour,  # noqa: F811
+    person_colour,
     metrics,
 ):
     box, proxy = far_box

@@ -18,13 +18,21 @@ import threading
 
 import pytest
 
-from segwidget.bench.harness import WIDGET_CELLS, WIDGET_SELECTOR, SegWidgetPage, wait_until
+from segwidget.bench.harness import (
+    JS_LIVE_TRACKS,
+    JS_RECORD_STREAMS,
+    WIDGET_CELLS,
+    WIDGET_SELECTOR,
+    SegWidgetPage,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
 # The page's own record, on one client clock (ms): frames sent, results drawn, link states;
 # and every camera stream the page was given.
-INIT_SCRIPT = """
+INIT_SCRIPT = (
+    """
 window.__swEvents = [];
 document.addEventListener('segwidget:frame', (e) => {
   window.__swEvents.push(['frame', e.detail.seq, e.detail.t_sent, e.detail.in_flight,
@@ -36,20 +44,11 @@ document.addEventListener('segwidget:render', (e) => {
 document.addEventListener('segwidget:link', (e) => {
   window.__swEvents.push(['link', e.detail.state, e.detail.t]);
 }, true);
-window.__swStreams = [];
-if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
-  const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-  navigator.mediaDevices.getUserMedia = async (constraints) => {
-    const stream = await getUserMedia(constraints);
-    window.__swStreams.push(stream);
-    return stream;
-  };
-}
 """
+    + JS_RECORD_STREAMS
+)
 JS_MARK = "() => window.__swEvents.length"
 JS_EVENTS_SINCE = "(mark) => window.__swEvents.slice(mark)"
-JS_LIVE_TRACKS = """() => window.__swStreams.flatMap((s) => s.getTracks())
-  .filter((t) => t.readyState === 'live').length"""
 JS_BANNER = """() => { const b = document.querySelector('.segwidget [role=alert]');
   return b && !b.hidden ? b.querySelector('.sw-banner-code').textContent : null; }"""
 JS_STATUS = """() => { const s = document.querySelector('.segwidget .sw-status');

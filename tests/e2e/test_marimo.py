@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segwidget.bench.harness import SegWidgetPage, launch_chromium, missing_module, wait_until
+from segwidget.bench.harness import (
+    JS_RECORD_STREAMS,
+    SegWidgetPage,
+    launch_chromium,
+    missing_module,
+    wait_until,
+)
 from segwidget.bench.harness.marimo import MarimoHost
 from segwidget.bench.harness.person import make_person_clip
 from tests.e2e.test_person import OPACITY, blur_check, overlay_check
@@ -34,17 +40,7 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "marimo_quickstar
 SELECTOR = ".segwidget canvas.sw-canvas"
 # Every camera stream the page opens; results drawn, counted on the view's root (marimo puts
 # the view in a shadow root, so its events do not reach the document).
-INIT_SCRIPT = """
-window.__swStreams = [];
-if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
-  const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-  navigator.mediaDevices.getUserMedia = async (constraints) => {
-    const stream = await getUserMedia(constraints);
-    window.__swStreams.push(stream);
-    return stream;
-  };
-}
-"""
+INIT_SCRIPT = JS_RECORD_STREAMS
 JS_STREAMS = """() => [window.__swStreams.length, window.__swStreams.flatMap((s) => s.getTracks())
   .filter((t) => t.readyState === 'live').length]"""
 JS_COUNT_RENDERS = """(canvas) => { const el = canvas.closest('.segwidget');
@@ -54,17 +50,8 @@ JS_COUNT_RENDERS = """(canvas) => { const el = canvas.closest('.segwidget');
 
 
 @pytest.fixture(scope="module")
-def engine():
-    from segwidget import get_engine
-
-    return get_engine("person")
-
-
-@pytest.fixture(scope="module")
-def person_colour(engine):
-    from segwidget.labels import resolve_palette
-
-    return tuple(resolve_palette("person", 2)[engine.labels.index("person")].tolist())
+def engine(person_engine):
+    return person_engine
 
 
 @pytest.fixture(scope="module")

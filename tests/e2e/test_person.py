@@ -29,7 +29,6 @@ from segwidget.bench.harness.person import (
     overlay_fractions,
     person_region,
 )
-from segwidget.labels import resolve_palette
 from segwidget.postprocess import upsample_mask
 
 pytestmark = pytest.mark.e2e
@@ -43,11 +42,6 @@ OPACITY = 0.6
 @pytest.fixture(scope="module")
 def engine(person_engine):
     return person_engine
-
-
-@pytest.fixture(scope="module")
-def person_colour(engine):
-    return tuple(resolve_palette("person", 2)[engine.labels.index("person")].tolist())
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ Chromium at run time, and says so (:func:`missing_requirements`) when they are m
 
 from .browser import (
     CHROMIUM_ARGS,
+    JS_LIVE_TRACKS,
+    JS_RECORD_STREAMS,
     colour_fraction,
     decode_data_url,
     launch_chromium,
@@ -60,6 +62,8 @@ __all__ = [
     "CHROMIUM_ARGS",
     "HOSTS",
     "HOST_MODULE",
+    "JS_LIVE_TRACKS",
+    "JS_RECORD_STREAMS",
     "NODELAY_OFF",
     "PACKAGE_PARENT",
     "WIDGET_CELLS",

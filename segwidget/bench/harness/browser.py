@@ -53,6 +53,23 @@ def launch_chromium(
     )
 
 
+# An init script that keeps every camera stream the page (or frame) is given in
+# window.__swStreams, and the count of its live tracks: whether a view released its camera.
+JS_RECORD_STREAMS = """
+window.__swStreams = [];
+if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+  const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await getUserMedia(constraints);
+    window.__swStreams.push(stream);
+    return stream;
+  };
+}
+"""
+JS_LIVE_TRACKS = """() => window.__swStreams.flatMap((s) => s.getTracks())
+  .filter((t) => t.readyState === 'live').length"""
+
+
 def decode_data_url(url: str) -> np.ndarray:
     """RGBA pixels of a ``data:image/png;base64,...`` URL."""
     from PIL import Image

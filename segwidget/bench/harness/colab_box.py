@@ -32,7 +32,7 @@ from typing import Any
 
 from .jupyter import JupyterServer
 from .kernel_probe import KernelProbe
-from .util import PACKAGE_PARENT, wait_until
+from .util import PACKAGE_PARENT, close_quietly, wait_until
 
 BOX = PACKAGE_PARENT / "tests" / "colab_box"
 BUILD = PACKAGE_PARENT / "build" / "colab-box"
@@ -296,12 +296,6 @@ class ColabBox:
         )
 
     def close(self) -> None:
-        if self.probe is not None:
-            with contextlib.suppress(Exception):
-                self.probe.close()
-            self.probe = None
-        if self.context is not None:
-            with contextlib.suppress(Exception):
-                self.context.close()
-            self.context = None
+        close_quietly(self.probe, self.context)
+        self.probe = self.context = None
         self.server.stop()

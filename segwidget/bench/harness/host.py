@@ -20,7 +20,7 @@ import numpy as np
 from .browser import read_canvas
 from .jupyter import JupyterServer, write_notebook
 from .kernel_probe import KernelProbe
-from .util import wait_until
+from .util import close_quietly, wait_until
 from .video import FakeVideo
 
 WIDGET_SELECTOR = ".segwidget canvas.sw-canvas"
@@ -177,14 +177,8 @@ class WidgetHost:
         return f"\n--- browser console ({self.kind}) ---\n{lines}{text}{self.server.log_tail(n)}"
 
     def close(self) -> None:
-        if self.probe is not None:
-            with contextlib.suppress(Exception):
-                self.probe.close()
-            self.probe = None
-        if self.context is not None:
-            with contextlib.suppress(Exception):
-                self.context.close()
-            self.context = None
+        close_quietly(self.probe, self.context)
+        self.probe = self.context = None
         self.server.stop()
 
 

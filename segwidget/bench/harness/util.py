@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -97,3 +98,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def close_quietly(*things: Any) -> None:
+    """Close each of ``things`` that is not None, whatever the ones before raised (teardown:
+    a probe or a browser context that is already gone must not keep the rest open)."""
+    for thing in things:
+        if thing is not None:
+            with contextlib.suppress(Exception):
+                thing.close()
