@@ -150,15 +150,20 @@ writeFileSync(`${dir}/class.bin`, e.classAlpha(mask, 3));
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_bit_exact_with_edges_js(tmp_path):
+@pytest.mark.parametrize(
+    ("mw", "mh", "sizes"),
+    [
+        (37, 29, [(37, 29), (185, 145), (203, 151), (100, 50), (16, 12)]),  # 1x, 5x, odd, ...
+        (40, 30, [(40, 30), (80, 60)]),  # a width of whole words: the 1x vote's fast path
+    ],
+)
+def test_bit_exact_with_edges_js(tmp_path, mw, mh, sizes):
     rng = np.random.default_rng(3)
-    mh, mw = 29, 37
     blocks = rng.integers(0, 6, (5, 6)).astype(np.uint8)
     mask = np.kron(blocks, np.ones((7, 7), np.uint8))[:mh, :mw]
     mask[rng.random((mh, mw)) < 0.05] = 200  # specks and a high class value
     mask = np.ascontiguousarray(mask)
     soft = rng.integers(0, 256, (mh, mw)).astype(np.uint8)
-    sizes = [(37, 29), (185, 145), (203, 151), (100, 50), (16, 12)]  # 1x, 5x, odd, squeeze, down
     (tmp_path / "mask.bin").write_bytes(mask.tobytes())
     (tmp_path / "soft.bin").write_bytes(soft.tobytes())
     (tmp_path / "cfg.json").write_text(json.dumps({"mw": mw, "mh": mh, "sizes": sizes}))

@@ -225,37 +225,75 @@ export function voteField(mask, f, W, H) {
  * @param {EdgeField} f
  */
 function voteSameSize(mask, f) {
+  const { k1, k2, t, line } = f;
+  k1.set(mask.data);
+  k2.set(mask.data);
+  t.fill(255);
+  sameSizeEdges(mask, (i, bk, sk, ti, li) => {
+    k1[i] = bk;
+    k2[i] = sk;
+    t[i] = ti;
+    line[i] = li;
+  });
+}
+
+/**
+ * The vote at the mask's own size where it is not trivial: `edge(i, k1, k2, t, line)` for
+ * each pixel whose 3x3 neighbourhood (border replicated) holds more than one class, with the
+ * edge field's values there (see edges.js). Every other pixel keeps its own class: k1 = k2 =
+ * mask.data[i], t = 255, line = 0.
+ * @param {Plane} mask
+ * @param {(i: number, k1: number, k2: number, t: number, line: number) => void} edge
+ */
+export function sameSizeEdges(mask, edge) {
   const { data, width: w, height: h } = mask;
   const K = (1.5 * Q * Q) / TOTAL; // the display's scale is 1
-  const { k1, k2, t, line } = f;
-  t.fill(255);
-  // 1 where columns x-1 .. x+1 (clamped) of a row are one class
-  const row3 = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    const r = y * w;
-    for (let x = 0; x < w; x++) {
-      const k = data[r + x];
-      row3[r + x] = data[r + (x > 0 ? x - 1 : 0)] === k && data[r + (x + 1 < w ? x + 1 : w - 1)] === k ? 1 : 0;
-    }
-  }
+  // four pixels at a time where rows of whole words allow: inside a region, a word of one
+  // class with the same word above and below and that class on both sides has no edge
+  const words = w % 4 === 0 && data.byteOffset % 4 === 0 ? new Uint32Array(data.buffer, data.byteOffset, (w * h) >> 2) : null;
   const acc = new Int32Array(256);
   const touched = new Uint8Array(9);
+  const rows = new Int32Array(3);
+  const cols = new Int32Array(3);
   for (let y = 0; y < h; y++) {
     const r0 = (y > 0 ? y - 1 : 0) * w;
     const r1 = y * w;
     const r2 = (y + 1 < h ? y + 1 : h - 1) * w;
+    rows[0] = r0;
+    rows[1] = r1;
+    rows[2] = r2;
     for (let x = 0; x < w; x++) {
+      if (words && (x & 3) === 0) {
+        const a = words[(r1 + x) >> 2];
+        const k = a & 255;
+        const xl = x > 0 ? x - 1 : 0;
+        const xr = x + 4 < w ? x + 4 : w - 1;
+        if (
+          a === k * 0x01010101 &&
+          words[(r0 + x) >> 2] === a &&
+          words[(r2 + x) >> 2] === a &&
+          data[r0 + xl] === k &&
+          data[r1 + xl] === k &&
+          data[r2 + xl] === k &&
+          data[r0 + xr] === k &&
+          data[r1 + xr] === k &&
+          data[r2 + xr] === k
+        ) {
+          x += 3;
+          continue;
+        }
+      }
       const i = r1 + x;
       const k = data[i];
-      if (row3[i] && row3[r0 + x] && row3[r2 + x] && data[r0 + x] === k && data[r2 + x] === k) {
-        k1[i] = k;
-        k2[i] = k;
-        continue;
-      }
+      cols[0] = x > 0 ? x - 1 : 0;
+      cols[1] = x;
+      cols[2] = x + 1 < w ? x + 1 : w - 1;
+      const [c0, c2] = [cols[0], cols[2]];
+      if (data[r0 + c0] === k && data[r0 + x] === k && data[r0 + c2] === k && data[r1 + c0] === k && data[r1 + c2] === k && data[r2 + c0] === k && data[r2 + x] === k && data[r2 + c2] === k) continue;
       let m = 0;
-      for (const r of [r0, r1, r2]) {
-        for (const c of [x > 0 ? x - 1 : 0, x, x + 1 < w ? x + 1 : w - 1]) {
-          const cls = data[r + c];
+      for (let a = 0; a < 3; a++) {
+        for (let b = 0; b < 3; b++) {
+          const cls = data[rows[a] + cols[b]];
           if (acc[cls] === 0) touched[m++] = cls;
           acc[cls]++;
         }
@@ -278,15 +316,8 @@ function voteSameSize(mask, f) {
           sk = c;
         }
       }
-      k1[i] = bk;
-      if (sw <= 0) {
-        k2[i] = bk;
-        continue;
-      }
       const d = (bw - sw) * K;
-      k2[i] = sk;
-      t[i] = Math.floor(255 * Math.min(1, 0.5 + d) + 0.5);
-      line[i] = Math.floor(255 * Math.min(1, Math.max(0, 1.5 - d)) + 0.5);
+      edge(i, bk, sk, Math.floor(255 * Math.min(1, 0.5 + d) + 0.5), Math.floor(255 * Math.min(1, Math.max(0, 1.5 - d)) + 0.5));
     }
   }
 }

@@ -60,10 +60,19 @@ function sums(plane, W, H) {
   const tx = bilinearTaps(w, W);
   const ty = bilinearTaps(h, H);
   const rows = new Int32Array(h * W);
-  for (let y = 0; y < h; y++) {
-    const r = y * w;
-    const o = y * W;
-    for (let x = 0; x < W; x++) rows[o + x] = data[r + tx.i0[x]] * (Q - tx.f[x]) + data[r + tx.i1[x]] * tx.f[x];
+  if (W === w) {
+    for (let i = 0; i < rows.length; i++) rows[i] = data[i] * Q; // the taps are the pixels
+  } else {
+    const { i0, i1, f } = tx;
+    for (let y = 0; y < h; y++) {
+      const r = y * w;
+      const o = y * W;
+      for (let x = 0; x < W; x++) rows[o + x] = data[r + i0[x]] * (Q - f[x]) + data[r + i1[x]] * f[x];
+    }
+  }
+  if (H === h) {
+    for (let i = 0; i < rows.length; i++) rows[i] *= Q;
+    return rows;
   }
   const out = new Int32Array(W * H);
   for (let y = 0, i = 0; y < H; y++) {
@@ -76,15 +85,12 @@ function sums(plane, W, H) {
   return out;
 }
 
-/** Mask-resolution multiple the overlay paths compute the field at (drawImage scales the rest
- * bilinearly): the mask's own size (class edges anti-aliased over about one mask pixel, soft
- * ones keep their ramp); contour lines (a pixel or two wide) and the confidence view's heat
- * colours (not linear in the level) at the display's. A
- * fraction of the per-result work of the display size. */
-export const FIELD_SCALE = 1;
-
 /**
- * The size the overlay paths compute a field at for a W x H display.
+ * The size the overlay paths compute a field at for a W x H display: the mask's own (no
+ * larger than the display's); drawImage scales it up bilinearly, so class edges are
+ * anti-aliased over about a mask pixel and soft ones keep their ramp. Contour lines (a pixel
+ * or two wide) and the confidence view's heat colours (not linear in the level) are at the
+ * display's size.
  * @param {{width: number, height: number}} mask
  * @param {number} W
  * @param {number} H
@@ -92,7 +98,7 @@ export const FIELD_SCALE = 1;
  */
 export function fieldSize(mask, W, H, { mode = "" } = {}) {
   if (mode === "contour" || mode === "confidence") return { width: W, height: H };
-  return { width: Math.min(W, FIELD_SCALE * mask.width), height: Math.min(H, FIELD_SCALE * mask.height) };
+  return { width: Math.min(W, mask.width), height: Math.min(H, mask.height) };
 }
 
 /** The effects' person alpha at W x H: `alpha` scaled bilinearly through the smoothstep ramp

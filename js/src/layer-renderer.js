@@ -3,9 +3,9 @@
 // frame. The browser's compositor puts the two together, so no video pixel passes through
 // the page's own code or a canvas. For the modes whose composite is the video alpha-blended
 // with one colour per pixel, the overlay is built once per result from the smooth edges
-// (edges.js) at edges.js fieldSize (FIELD_SCALE x the mask's size or the display's,
-// whichever is smaller; contour and confidence at the display's) and scaled to the display
-// bilinearly by drawImage:
+// (edges.js, edge-overlay.js) at edges.js fieldSize (the mask's size, or the display's where
+// smaller; contour and confidence at the display's) and scaled to the display bilinearly by
+// drawImage:
 //
 //   filled:     the edge field's class colours, alpha round(255 * opacity) (0 where hidden),
 //               mixed with the class across the edge in the anti-aliased band (edge-mix.js)
@@ -16,7 +16,7 @@
 // rounding (a level or two). `mirror` is a CSS flip of the video and the overlay together
 // (stage-renderer.js), so the overlay is drawn unmirrored.
 
-import { overlayFromField } from "./edge-mix.js";
+import { MASK_SIZE_MODES, overlayAt, overlayFromField } from "./edge-overlay.js";
 import { edgeField, fieldSize, heatLevel } from "./edges.js";
 import { heatLut } from "./effects.js";
 import { fitLongSide, sizedCanvas } from "./util.js";
@@ -60,8 +60,10 @@ export function overlayPixels(mode, mask, settings, W, H) {
     return { data: out, width: w, height: h };
   }
   const classes = settings.classes || mask;
+  const soft = settings.soft || null;
   const { width: w, height: h } = fieldSize(classes, W, H, { mode });
-  const field = edgeField(classes, settings.soft || null, w, h, { lines: mode === "contour" });
+  if (MASK_SIZE_MODES.has(mode)) return { data: overlayAt(mode, classes, soft, settings.lut, opacity, w, h), width: w, height: h };
+  const field = edgeField(classes, soft, w, h, { lines: mode === "contour" });
   return { data: overlayFromField(mode, field, settings.lut, opacity), width: w, height: h };
 }
 

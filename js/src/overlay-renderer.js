@@ -1,7 +1,7 @@
 // The compositor's path for the modes that are plain alpha blends ("filled", "side-by-side"):
 // the overlay (the class colours with their alpha, anti-aliased along the smooth edges of
-// edges.js) is built once per result (edge-mix.js overlayFromField) at the display size or
-// FIELD_SCALE x the mask's, whichever is smaller, and each video frame is then two drawImage
+// edges.js) is built once per result (edge-overlay.js overlayAt) at edges.js fieldSize (the
+// mask's size), and each video frame is then two drawImage
 // calls (the video, the overlay scaled bilinearly) that the
 // browser's compositor does, on the GPU where there is one. The per-pixel path (canvas.js)
 // reads the video back and loops over every display pixel on every video frame; it stays for
@@ -12,8 +12,8 @@
 // and the overlay together with one canvas transform.
 
 import { CanvasRenderer } from "./canvas.js";
-import { overlayFromField } from "./edge-mix.js";
-import { edgeField, fieldSize } from "./edges.js";
+import { overlayAt } from "./edge-overlay.js";
+import { fieldSize } from "./edges.js";
 import { fitLongSide, sizedCanvas } from "./util.js";
 
 /** Modes this path draws; the others go to the per-pixel renderer. */
@@ -87,9 +87,9 @@ export class OverlayRenderer {
     const { width: w, height: h } = fieldSize(classes, W, H);
     this.colour = sizedCanvas(this.colour, w, h);
     if (!this.colourCtx) this.colourCtx = this.colour.getContext("2d");
-    const field = edgeField(classes, settings.soft || null, w, h, { lines: false });
+    const soft = settings.soft || null;
     const opacity = Math.min(1, Math.max(0, Number(settings.opacity) || 0));
-    const px = overlayFromField(settings.mode, field, settings.lut, opacity);
+    const px = overlayAt(settings.mode, classes, soft, settings.lut, opacity, w, h);
     this.colourCtx.putImageData(new ImageData(px, w, h), 0, 0);
     c.key = key;
     return this.colour;
