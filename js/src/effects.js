@@ -75,19 +75,23 @@ export class AlphaSmoother {
     const k = HOLD_MAX * Math.min(1, Math.max(0, Number(smoothing) || 0));
     const n = alpha.data.length;
     const fresh = !this.state || this.width !== alpha.width || this.height !== alpha.height || k === 0;
+    const out = new Uint8Array(n);
     if (fresh) {
       this.state = Float32Array.from(alpha.data);
       this.width = alpha.width;
       this.height = alpha.height;
+      out.set(alpha.data);
     } else {
       const s = /** @type {Float32Array} */ (this.state);
       const kf = Math.fround(k);
       const bf = Math.fround(1 - k);
-      for (let i = 0; i < n; i++) s[i] = Math.fround(Math.fround(s[i] * kf) + Math.fround(alpha.data[i] * bf));
+      const a = alpha.data;
+      for (let i = 0; i < n; i++) {
+        const v = Math.fround(Math.fround(s[i] * kf) + Math.fround(a[i] * bf));
+        s[i] = v;
+        out[i] = Math.floor(v + 0.5);
+      }
     }
-    const s = /** @type {Float32Array} */ (this.state);
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = Math.floor(s[i] + 0.5);
     return { data: out, width: alpha.width, height: alpha.height };
   }
 
@@ -122,7 +126,18 @@ export class ClassSteadier {
     }
     const out = new Uint8Array(mask.data.length);
     const [r, s, l] = [mask.data, shown.data, last.data];
-    for (let i = 0; i < r.length; i++) out[i] = r[i] === s[i] || r[i] === l[i] ? r[i] : s[i];
+    let i = 0;
+    if (r.byteOffset % 4 === 0 && s.byteOffset % 4 === 0) {
+      // four pixels at once where nothing changed (most of a frame)
+      const n4 = r.length >> 2;
+      const [r32, s32, o32] = [r, s, out].map((a) => new Uint32Array(a.buffer, a.byteOffset, n4));
+      for (let j = 0; j < n4; j++) {
+        if (r32[j] === s32[j]) o32[j] = r32[j];
+        else for (let b = j * 4; b < j * 4 + 4; b++) out[b] = r[b] === s[b] || r[b] === l[b] ? r[b] : s[b];
+      }
+      i = n4 * 4;
+    }
+    for (; i < r.length; i++) out[i] = r[i] === s[i] || r[i] === l[i] ? r[i] : s[i];
     return (this.shown = { data: out, width: mask.width, height: mask.height });
   }
 

@@ -197,6 +197,26 @@ test("class steadier: a class changes only when two results in a row agree; off 
   assert.equal(s.update(a, 0), a);
 });
 
+test("class steadier: four pixels at a time gives the per-pixel rule, aligned or not", async () => {
+  const { ClassSteadier } = await import("../src/effects.js");
+  let seed = 7;
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % 3;
+  for (const offset of [0, 1]) {
+    const s = new ClassSteadier();
+    let shown = null;
+    let last = null;
+    for (let k = 0; k < 6; k++) {
+      const backing = new Uint8Array(offset + 39);
+      for (let i = 0; i < backing.length; i++) backing[i] = k % 2 && i % 5 ? backing[i] : rnd();
+      const data = backing.subarray(offset);
+      const got = s.update({ data, width: 13, height: 3 }, 0.5).data;
+      const want = shown ? data.map((v, i) => (v === shown[i] || v === last[i] ? v : shown[i])) : data;
+      assert.deepEqual([...got], [...want], `offset ${offset}, result ${k}`);
+      [shown, last] = [Uint8Array.from(want), Uint8Array.from(data)];
+    }
+  }
+});
+
 test("view effects: smoothing in every view (soft classes from the smoothed confidence, steadied class masks)", async () => {
   const { ViewEffects } = await import("../src/view-effects.js");
   const values = { viz_mode: "filled", smoothing: 1, background: null, mirror: null };
