@@ -1,15 +1,15 @@
 // The WebGL renderer: the class modes (filled, contour, side-by-side, blend) and the
 // confidence view computed per display pixel in a fragment shader (webgl-shaders.js), the
-// video uploaded as a texture per frame, the edge field (edges.js, at display size: the
-// bilinear vote computed on the display grid once per result) and the palette (a 256 x 1
-// lookup texture) only when they change. It exists for GPUs: where WebGL runs on the CPU
+// video uploaded as a texture per frame, the edge field (edges.js's, at display size) rendered
+// on the GPU once per result from the mask-size planes (webgl-field.js) and the palette (a
+// 256 x 1 lookup texture) only when they change. It exists for GPUs: where WebGL runs on the CPU
 // (SwiftShader, llvmpipe: headless browsers, machines without a GPU driver) its per-frame
 // shading costs more CPU than the 2D paths, so `probeWebGL` reports the renderer and
 // stage-renderer.js picks WebGL automatically only on a hardware one.
 
-import { edgeField, heatLevel } from "./edges.js";
 import { heatLut, mirrorPlane } from "./effects.js";
 import { fitLongSide } from "./util.js";
+import { FieldPass } from "./webgl-field.js";
 import { FRAGMENT_SHADER, MODE_IDS, VERTEX_SHADER } from "./webgl-shaders.js";
 
 /** Modes this renderer draws (blur and replace stay with the canvas effects). */
@@ -83,15 +83,15 @@ export class WebGLRenderer {
     const prog = /** @type {WebGLProgram} */ (gl.createProgram());
     gl.attachShader(prog, compile(gl, gl.VERTEX_SHADER, VERTEX_SHADER));
     gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT_SHADER));
+    gl.bindAttribLocation(prog, 0, "a_pos"); // the field pass draws the same quad
     gl.linkProgram(prog);
     if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(`segwidget: shader link: ${gl.getProgramInfoLog(prog)}`);
     gl.useProgram(prog);
     this.prog = prog;
     gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
     gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
-    const pos = gl.getAttribLocation(prog, "a_pos");
-    gl.enableVertexAttribArray(pos);
-    gl.vertexAttribPointer(pos, 2, gl.FLOAT, false, 0, 0);
+    gl.enableVertexAttribArray(0);
+    gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
     /** @type {Record<string, WebGLTexture>} */
     this.tex = {};
@@ -114,6 +114,7 @@ export class WebGLRenderer {
     const rgba = new Uint8Array(256 * 4);
     for (let i = 0; i < 256; i++) rgba.set([heat[i * 3], heat[i * 3 + 1], heat[i * 3 + 2], 255], i * 4);
     this._upload(3, gl.RGBA, 256, 1, rgba);
+    this.fieldPass = new FieldPass(gl, 4);
     /** @type {{field: any[], lut: any}} what the textures hold */
     this.held = { field: [], lut: null };
   }
@@ -161,6 +162,7 @@ export class WebGLRenderer {
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
     const plain = !mask;
     this._field(mask || NO_MASK, plain ? {} : settings, W, H);
+    gl.viewport(0, 0, outW, H); // the field pass draws at W x H
     // no mask: an all-hidden palette draws the plain frame (side-by-side: twice)
     const lut = plain ? HIDDEN : settings.lut;
     if (this.held.lut !== lut) this._upload(2, gl.RGBA, 256, 1, lut);
@@ -173,7 +175,7 @@ export class WebGLRenderer {
   }
 
   /**
-   * Upload the edge field (or the heat levels) for this result and size, once.
+   * Render the edge field (or the heat levels) for this result and size, once.
    * @param {Plane} mask
    * @param {any} settings
    * @param {number} W
@@ -186,21 +188,10 @@ export class WebGLRenderer {
     const key = [...planes, heat, mirror, W, H, settings.mode === "contour"];
     if (key.every((v, i) => v === this.held.field[i])) return;
     this.held.field = key;
-    const rgba = new Uint8Array(W * H * 4);
-    if (heat) {
-      const level = heatLevel(mirrorPlane(planes[0], mirror), W, H);
-      for (let i = 0; i < level.length; i++) rgba[i * 4] = level[i];
-    } else {
-      const soft = planes[1] ? mirrorPlane(planes[1], mirror) : null;
-      const f = edgeField(mirrorPlane(planes[0], mirror), soft, W, H, { lines: settings.mode === "contour" });
-      for (let i = 0, o = 0; i < f.k1.length; i++, o += 4) {
-        rgba[o] = f.k1[i];
-        rgba[o + 1] = f.k2[i];
-        rgba[o + 2] = f.t[i];
-        rgba[o + 3] = f.line[i];
-      }
-    }
-    this._upload(1, this.gl.RGBA, W, H, rgba);
+    const soft = planes[1] ? mirrorPlane(planes[1], mirror) : null;
+    const plane = soft || mirrorPlane(/** @type {Plane} */ (planes[0]), mirror);
+    const kind = heat ? "heat" : soft ? "soft" : "vote";
+    this.fieldPass.render(this.tex.u_field, plane, kind, W, H, settings.mode === "contour", this.prog);
   }
 
   /** Blank the canvas (camera stopped). */

@@ -3,8 +3,9 @@
 // pixel on the GPU:
 //   u_video: the frame (RGBA); u_field: the edge field at display size (edges.js; RGBA =
 //   k1, k2, t, line), or the confidence view's heat level in R; u_lut: 256 x 1 RGBA palette
-//   with the class filter in alpha; u_heat: 256 x 1 heat colours. The field is computed on
-//   the CPU once per result (mirrored with the planes), so only the video is flipped here.
+//   with the class filter in alpha; u_heat: 256 x 1 heat colours. The field is rendered
+//   once per result (webgl-field.js, from the mirrored planes), so only the video is flipped
+//   here.
 
 export const VERTEX_SHADER = `
 attribute vec2 a_pos;

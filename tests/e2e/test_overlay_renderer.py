@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segwidget.edges import edge_field
+from segwidget.edges import edge_field, heat_level
 from segwidget.labels import PALETTES
 from segwidget.render import render_overlay
 from tests.conftest import ROOT
@@ -28,7 +28,8 @@ ENTRY = """
 export { OverlayRenderer } from "./js/src/overlay-renderer.js";
 export { CanvasRenderer } from "./js/src/canvas.js";
 export { LayerRenderer } from "./js/src/layer-renderer.js";
-export { WebGLRenderer, probeWebGL } from "./js/src/webgl-renderer.js";
+export { WebGLRenderer, probeWebGL, webglContext } from "./js/src/webgl-renderer.js";
+export { FieldPass } from "./js/src/webgl-field.js";
 export { StageRenderer } from "./js/src/stage-renderer.js";
 export { buildLut } from "./js/src/palette.js";
 export { FrameGrabber } from "./js/src/frame-grab.js";
@@ -378,3 +379,58 @@ def test_frame_grabber_gives_the_canvas_paths_i420(page, size):
     assert np.percentile(diff, 99) < 16  # edges: bilinear here, the canvas's own filter there
     assert np.abs(raw[w * h :] - ref[w * h :]).mean() < 2.5
     assert y.std() > 20  # a picture, not a flat frame
+
+
+FIELD = """([kind, planeB64, w, h, W, H, lines]) => {
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const gl = SW.webglContext(document.createElement("canvas"));
+  gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());  // the renderer's quad at attribute 0
+  gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+  gl.enableVertexAttribArray(0);
+  gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
+  gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+  const pass = new SW.FieldPass(gl, 4);
+  const target = gl.createTexture();
+  pass.render(target, { data: bytes(planeB64), width: w, height: h }, kind, W, H, lines, null);
+  gl.bindFramebuffer(gl.FRAMEBUFFER, pass.framebuffer);
+  const px = new Uint8Array(W * H * 4);
+  gl.readPixels(0, 0, W, H, gl.RGBA, gl.UNSIGNED_BYTE, px);
+  let s = "";
+  for (let i = 0; i < px.length; i += 8192) s += String.fromCharCode(...px.subarray(i, i + 8192));
+  return btoa(s);
+}"""
+
+
+@pytest.mark.parametrize(
+    ("mw", "mh", "width", "height"),
+    [(24, 18, 120, 90), (40, 30, 40, 30), (25, 19, 83, 64), (60, 60, 160, 120), (50, 40, 30, 20)],
+)
+def test_webgl_field_pass_renders_the_edge_field(page, mw, mh, width, height):
+    """webgl-field.js on the GPU (SwiftShader here) against segwidget/edges.py (the browser's
+    edges.js bit for bit): the classes exactly, the mix share and the contour line within a
+    level (a float's last rounding), for the class vote, the soft mask and the heat level."""
+    mask = _mask(mw, mh, mw * height)
+    yy, xx = np.mgrid[0:mh, 0:mw]
+    soft = np.clip(128 + 9 * (xx - mw / 2) + 5 * (yy - mh / 2), 0, 255).astype(np.uint8)
+    ramps = 0
+    for kind, plane, soft_plane, lines in (
+        ("vote", mask, None, True),
+        ("soft", soft, soft, True),
+        ("soft", soft, soft, False),
+    ):
+        args = [kind, base64.b64encode(plane.tobytes()).decode(), mw, mh, width, height, lines]
+        got = np.frombuffer(base64.b64decode(page.evaluate(FIELD, args)), np.uint8)
+        got = got.reshape(height, width, 4).astype(int)
+        classes = mask if kind == "vote" else (soft >= 128).astype(np.uint8)
+        want = edge_field(classes, soft_plane, height, width)
+        np.testing.assert_array_equal(got[..., 0], want.k1, err_msg=kind)
+        np.testing.assert_array_equal(got[..., 1], want.k2, err_msg=kind)
+        assert np.abs(got[..., 2] - want.t).max() <= 1, kind
+        if lines:
+            assert np.abs(got[..., 3] - want.line).max() <= 1, kind
+        ramps += int((want.t < 255).sum())
+    assert ramps > 0  # the planes have edges to draw
+    args = ["heat", base64.b64encode(soft.tobytes()).decode(), mw, mh, width, height, False]
+    got = np.frombuffer(base64.b64decode(page.evaluate(FIELD, args)), np.uint8)
+    got = got.reshape(height, width, 4)
+    np.testing.assert_array_equal(got[..., 0], heat_level(soft, height, width))
