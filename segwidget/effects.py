@@ -37,6 +37,7 @@ __all__ = [
     "EFFECT_MODES",
     "ClassSteadier",
     "ConfidenceSmoother",
+    "ViewSmoothing",
     "compose_confidence",
     "compose_effect",
     "heat_lut",
@@ -119,17 +120,6 @@ class ConfidenceSmoother:
     def reset(self) -> None:
         self._state = None
 
-    def for_result(self, seg: object, viz_mode: str, smoothing: float) -> np.ndarray | None:
-        """The smoothed person alpha of a ``SegResult`` while ``viz_mode`` is an effect, else
-        None (and the average starts over when an effect is switched on again)."""
-        if viz_mode not in EFFECT_MODES:
-            self.reset()
-            return None
-        self.smoothing = check_smoothing(smoothing)
-        mask, labels = seg.mask, seg.labels  # type: ignore[attr-defined]
-        confidence = getattr(seg, "confidence", None)
-        return self.update(person_alpha(mask, confidence, person_index(labels)))
-
 
 class ClassSteadier:
     """Steadies a class mask over results (``js/src/effects.js`` ``ClassSteadier``): a pixel
@@ -153,6 +143,35 @@ class ClassSteadier:
 
     def reset(self) -> None:
         self._shown = self._last = None
+
+
+class ViewSmoothing:
+    """What the view smooths over results (``js/src/view-effects.js`` ``onResult``), so
+    ``Result.overlay()``, snapshots and recordings draw what the view draws: a profile with a
+    confidence (``person``) has it smoothed in every mode (the class modes draw its two classes
+    from it); another profile's class mask is steadied (:class:`ClassSteadier`), and its
+    person alpha smoothed while an effect mode is on."""
+
+    def __init__(self, smoothing: float = DEFAULT_SMOOTHING):
+        self.alpha = ConfidenceSmoother(smoothing)
+        self.classes = ClassSteadier()
+
+    def for_result(
+        self, seg: object, viz_mode: str, smoothing: float
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``(alpha, shown)`` of a ``SegResult``: the smoothed person alpha (None while no
+        view of this profile uses one) and the steadied class mask (None: the raw one)."""
+        self.alpha.smoothing = check_smoothing(smoothing)
+        mask, labels = seg.mask, seg.labels  # type: ignore[attr-defined]
+        confidence = getattr(seg, "confidence", None)
+        if confidence is not None and confidence.shape == mask.shape:
+            self.classes.reset()
+            return self.alpha.update(person_alpha(mask, confidence, None)), None
+        shown = self.classes.update(mask, smoothing)
+        if viz_mode not in EFFECT_MODES:
+            self.alpha.reset()
+            return None, shown
+        return self.alpha.update(person_alpha(mask, None, person_index(labels))), shown
 
 
 def heat_lut() -> np.ndarray:

@@ -31,7 +31,9 @@ class Result:
     ``confidence``: uint8 0..255, the shape of ``mask``, where the profile gives one
     (``person``: the person probability; with ``cluster=``, only while ``viz_mode`` or the
     view uses it: an effect), else None; ``alpha``: the temporally smoothed person
-    alpha the background effects use; ``classes``: ``[(name, pixel fraction)]`` largest
+    alpha the view draws from (the background effects; a ``confidence``'s classes);
+    ``shown``: the class mask the view draws, ``mask`` steadied over results (None where
+    ``alpha`` decides the classes); ``classes``: ``[(name, pixel fraction)]`` largest
     first; ``timings``: milliseconds per stage; ``overlay()``: the composite with the
     widget's current settings (or the ones you pass).
     """
@@ -48,6 +50,7 @@ class Result:
     confidence: np.ndarray | None = None
     _render: Callable[..., np.ndarray] | None = None
     alpha: np.ndarray | None = None
+    shown: np.ndarray | None = None
 
     @classmethod
     def from_seg(
@@ -57,6 +60,7 @@ class Result:
         seg: SegResult,
         render: Callable[..., np.ndarray],
         alpha: np.ndarray | None = None,
+        shown: np.ndarray | None = None,
     ) -> Result:
         return cls(
             seq=seq,
@@ -71,6 +75,7 @@ class Result:
             confidence=seg.confidence,
             _render=render,
             alpha=alpha,
+            shown=shown,
         )
 
     @property
@@ -99,9 +104,8 @@ class Result:
         default to the widget's."""
         if self._render is None:
             raise RuntimeError("this result is not attached to a widget")
-        return self._render(
-            self.frame, self.mask, self.labels, self.confidence, self.alpha, **settings
-        )
+        mask = self.mask if self.shown is None else self.shown
+        return self._render(self.frame, mask, self.labels, self.confidence, self.alpha, **settings)
 
     def __repr__(self) -> str:
         top = ", ".join(f"{n} {f:.0%}" for n, f in self.classes[:3])

@@ -24,7 +24,7 @@ import traitlets as t
 
 from .capture_settings import CaptureSettings
 from .cluster.connect import cluster_from_env
-from .effects import DEFAULT_SMOOTHING, EFFECT_MODES, ConfidenceSmoother
+from .effects import DEFAULT_SMOOTHING, EFFECT_MODES, ViewSmoothing
 from .engine import LABELS, Engine, SegResult
 from .errors import LOAD_ERRORS, StreamFailedError
 from .full_size import FullSizeFrames
@@ -148,7 +148,7 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
         self._reverting = False
         self._detected_at = 0.0
         self._served_profile: str | None = None
-        self._smoother = ConfidenceSmoother(self.smoothing)
+        self._smoother = ViewSmoothing(self.smoothing)
         self.set_trait("labels", _labels_for(profile))
 
         engine_kwargs: dict[str, Any] = {"weights": weights}
@@ -420,8 +420,8 @@ class SegWidget(CaptureSettings, anywidget.AnyWidget):
     def _deliver_result(self, frame: Frame, seg: SegResult) -> None:
         if self._session is not None:
             self._session.pixels(frame, seg)  # a cluster segments JPEGs without decoding here
-        alpha = self._smoother.for_result(seg, self.viz_mode, self.smoothing)
-        result = Result.from_seg(frame.seq, frame.t_capture, seg, self.composite, alpha)
+        alpha, shown = self._smoother.for_result(seg, self.viz_mode, self.smoothing)
+        result = Result.from_seg(frame.seq, frame.t_capture, seg, self.composite, alpha, shown)
         if frame.jpeg is None and self._runner is not None:
             self._runner.frame_done(frame.seq)
         err = self.error

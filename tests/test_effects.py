@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from segwidget.effects import (
+    ClassSteadier,
     ConfidenceSmoother,
+    ViewSmoothing,
     compose_confidence,
     heat_lut,
     parse_background,
@@ -166,6 +168,35 @@ def test_smoother_is_an_exponential_moving_average():
     for bad in (-0.1, 1.5, float("nan"), "0.5", True):
         with pytest.raises(ValueError, match="smoothing"):
             ConfidenceSmoother(bad)
+
+
+def test_view_smoothing_follows_the_views_rules():
+    """js/src/view-effects.js onResult: a confidence is smoothed in every mode (its classes
+    come from it, so no class mask is steadied); a class mask is steadied, and its person
+    alpha smoothed only while an effect is on."""
+    from types import SimpleNamespace as Seg
+
+    labels = list(VOC_CLASSES)
+    person = VOC_CLASSES.index("person")
+    m1 = np.array([[0, person, person, 3]], np.uint8)
+    m2 = np.array([[person, person, 0, 3]], np.uint8)
+    view = ViewSmoothing(1.0)
+    c1, c2 = np.array([[0, 200, 255, 10]], np.uint8), np.array([[255, 200, 0, 10]], np.uint8)
+    reference = ConfidenceSmoother(1.0)
+    for conf in (c1, c2):
+        alpha, shown = view.for_result(Seg(mask=m1, labels=labels, confidence=conf), "filled", 1.0)
+        assert shown is None
+        np.testing.assert_array_equal(alpha, reference.update(conf))
+    steadier = ClassSteadier()
+    for mask in (m1, m2):
+        seg = Seg(mask=mask, labels=labels, confidence=None)
+        alpha, shown = view.for_result(seg, "filled", 1.0)
+        assert alpha is None
+        np.testing.assert_array_equal(shown, steadier.update(mask, 1.0))
+    assert shown.tolist() == m1.tolist()  # one result alone changes no class
+    alpha, shown = view.for_result(Seg(mask=m2, labels=labels, confidence=None), "blur", 0.0)
+    np.testing.assert_array_equal(alpha, person_alpha(m2, None, person))  # raw at 0
+    assert shown is m2
 
 
 def test_smoothing_damps_flicker_at_an_edge():

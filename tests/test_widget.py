@@ -378,7 +378,7 @@ def test_view_updates_settings_but_not_read_only_traits(make_widget):
 
 
 def test_latest_overlay_snapshot_and_on_result(make_widget, jpegs, tmp_path):
-    w = make_widget(opacity=0.5)
+    w = make_widget(opacity=0.5, smoothing=0.0)  # each overlay from its own mask
     assert w.latest() is None
     seen, boom = [], []
     called = {seq: threading.Event() for seq in (1, 2, 3)}
@@ -639,7 +639,10 @@ def test_a_widget_with_random_weights_switches_to_the_shipped_person_model(make_
     header, _ = result_for(w, 1)
     assert header["profile"] == "person"
     assert dict(header["classes"])[1] > 0.4  # she is found: these are trained weights
-    assert w.latest().confidence is not None
+    r = delivered(w, 1)  # Python gets it just after the view's message
+    assert r.confidence is not None
+    assert r.alpha is not None  # the view draws its classes from the smoothed alpha
+    assert r.shown is None
 
 
 def test_failed_profile_load_keeps_the_old_engine(make_widget, jpegs, monkeypatch):
@@ -926,6 +929,30 @@ def test_effects_in_python_overlays(make_widget, jpegs, photos):
     assert r.frame.shape == photos["astronaut"].shape  # never mirrored
 
 
+def test_python_overlays_draw_the_views_steadied_classes(make_widget, photos):
+    """overlay() draws what the view draws: a pixel's class changes when two results in a
+    row agree (effects.ViewSmoothing, as js/src/view-effects.js); at smoothing 0, the raw
+    mask. ``mask`` itself stays the model's."""
+    w = make_widget(viz_mode="filled")
+    coffee = encode_jpeg(photos["coffee"], 90)
+    mirrored = encode_jpeg(np.ascontiguousarray(photos["coffee"][:, ::-1]), 90)
+    results = []
+    for seq, jpeg in enumerate((coffee, mirrored, mirrored), 1):
+        send_frame(w, seq, jpeg)
+        results.append(delivered(w, seq))
+    r1, r2, r3 = results
+    assert (r1.mask != r2.mask).any()
+    np.testing.assert_array_equal(r2.shown, r1.mask)  # one result alone changes nothing
+    np.testing.assert_array_equal(r2.overlay(), w.composite(r2.frame, r1.mask, r2.labels))
+    assert not np.array_equal(r2.overlay(), w.composite(r2.frame, r2.mask, r2.labels))
+    np.testing.assert_array_equal(r3.shown, r3.mask)  # two in a row do
+    w.smoothing = 0.0
+    send_frame(w, 4, coffee)
+    r4 = delivered(w, 4)
+    np.testing.assert_array_equal(r4.shown, r4.mask)
+    np.testing.assert_array_equal(r4.overlay(), w.composite(r4.frame, r4.mask, r4.labels))
+
+
 def test_options_message_over_the_comm(make_widget, jpegs):
     w = make_widget()
     comm_msg(w, {"type": "options", "confidence": True})
@@ -965,6 +992,9 @@ def test_awaiting_a_recording_leaves_the_event_loop_free(make_widget, jpegs, tmp
     import asyncio
 
     w = make_widget()
+    # listeners run after the recordings got the result (ResultHub.publish)
+    pushed = {seq: threading.Event() for seq in (1, 2, 3)}
+    w.on_result(lambda r: pushed[r.seq].set())
 
     async def main():
         rec = w.record(tmp_path / "awaited.mp4", seconds=None)
@@ -972,7 +1002,7 @@ def test_awaiting_a_recording_leaves_the_event_loop_free(make_widget, jpegs, tmp
         async def feed():
             for seq in (1, 2, 3):
                 send_frame(w, seq, jpegs["astronaut"])
-                await asyncio.to_thread(result_for, w, seq)
+                assert await asyncio.to_thread(pushed[seq].wait, TIMEOUT)
             rec.stop()
 
         done, _ = await asyncio.wait_for(asyncio.gather(rec, feed()), TIMEOUT)
