@@ -31,11 +31,12 @@ const mix = (t, f1, f2) => ((t * f1 + (255 - t) * f2 + 127) / 255) | 0;
  */
 export function mixEdges(mode, out, video, field, W, H, lut, opacity) {
   const { k2, t, line } = field;
-  const n = W * H;
-  if (mode === "contour") {
-    for (let i = 0; i < n; i++) {
+  const contour = mode === "contour";
+  const at = edgePixels(field, contour);
+  if (contour) {
+    for (let j = 0; j < at.length; j++) {
+      const i = at[j];
       const l = line[i];
-      if (l === 0 || l === 255) continue;
       for (let ch = 0, o = i * 4; ch < 3; ch++) out[o + ch] = mix(l, out[o + ch], video[o + ch]);
     }
     return;
@@ -45,9 +46,9 @@ export function mixEdges(mode, out, video, field, W, H, lut, opacity) {
   const b = 1 - opacity;
   const video32 = new Uint32Array(1);
   const videoBytes = new Uint8Array(video32.buffer);
-  for (let i = 0; i < n; i++) {
+  for (let j = 0; j < at.length; j++) {
+    const i = at[j];
     const ti = t[i];
-    if (ti === 255) continue;
     const l = k2[i] * 4;
     const v = i * 4;
     const o = side ? (2 * i - (i % W) + W) * 4 : v; // the right half's pixel in a 2W-wide row
@@ -67,4 +68,31 @@ export function mixEdges(mode, out, video, field, W, H, lut, opacity) {
       out[o + ch] = mix(ti, out[o + ch], f2);
     }
   }
+}
+
+/** @type {WeakMap<EdgeField, {shares?: Int32Array, lines?: Int32Array}>} */
+const edgeIndex = new WeakMap();
+
+/**
+ * The pixels an edge field mixes (t < 255; contour: 0 < line < 255), listed once per field:
+ * the field lasts a result, the mix runs every video frame, and edges are a few per cent of
+ * the pixels.
+ * @param {EdgeField} field
+ * @param {boolean} contour
+ * @returns {Int32Array}
+ */
+function edgePixels(field, contour) {
+  let entry = edgeIndex.get(field);
+  if (!entry) edgeIndex.set(field, (entry = {}));
+  const key = contour ? "lines" : "shares";
+  const known = entry[key];
+  if (known) return known;
+  const { t, line } = field;
+  const n = t.length;
+  let count = 0;
+  for (let i = 0; i < n; i++) if (contour ? line[i] !== 0 && line[i] !== 255 : t[i] !== 255) count++;
+  const at = new Int32Array(count);
+  for (let i = 0, j = 0; i < n; i++) if (contour ? line[i] !== 0 && line[i] !== 255 : t[i] !== 255) at[j++] = i;
+  entry[key] = at;
+  return at;
 }

@@ -155,6 +155,7 @@ export function edgeField(mask, softPlane, W, H, { lines = true } = {}) {
   const n = W * H;
   const f = { k1: new Uint8Array(n), k2: new Uint8Array(n), t: new Uint8Array(n), line: new Uint8Array(n), width: W, height: H };
   if (softPlane) {
+    const { k1, k2, t, line } = f;
     const s = sums(softPlane, W, H);
     for (let y = 0, i = 0; y < H; y++) {
       const up = y > 0 ? -W : 0;
@@ -162,19 +163,16 @@ export function edgeField(mask, softPlane, W, H, { lines = true } = {}) {
       for (let x = 0; x < W; x++, i++) {
         const v = s[i];
         const share = (v + 32768) >>> 16; // round(255 A)
-        if (v * 2 >= HALF) {
-          f.k1[i] = 1;
-          f.t[i] = share;
-        } else {
-          f.k2[i] = 1;
-          f.t[i] = 255 - share;
-        }
+        const person = share >> 7; // share >= 128 exactly where 2 v >= HALF
+        k1[i] = person;
+        k2[i] = person ^ 1;
+        t[i] = person ? share : 255 - share;
         if (!lines) continue;
         // the contour: 1.5 px minus the distance to the 0.5 line (central differences)
         const gx = s[x < W - 1 ? i + 1 : i] - s[x > 0 ? i - 1 : i];
         const gy = s[i + down] - s[i + up];
         const g = Math.sqrt(gx * gx + gy * gy);
-        if (g > 0) f.line[i] = Math.floor(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(2 * v - HALF) / g)) + 0.5);
+        if (g > 0) line[i] = Math.floor(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(2 * v - HALF) / g)) + 0.5);
       }
     }
     return f;
