@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,12 +31,6 @@ export { ViewEffects } from "./js/src/view-effects.js";
 export { buildLut, vocPalette } from "./js/src/palette.js";
 """
 
-BUILD = """
-const { build } = await import("esbuild");
-const out = await build({ stdin: { contents: process.argv[1], resolveDir: process.cwd() },
-  bundle: true, format: "iife", globalName: "SW", write: false, logLevel: "error" });
-process.stdout.write(out.outputFiles[0].text);
-"""
 
 RUN = """async ([masks, labels, n]) => {
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -109,20 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=int, default=200, help="per round")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
+    from segwidget.bench.harness.browser import bundle_sources
     from segwidget.bench.harness.util import chromium_path
 
-    node, chromium = shutil.which("node"), chromium_path()
-    if not node or not (ROOT / "node_modules" / "esbuild").is_dir() or not chromium:
+    bundle, chromium = bundle_sources(ENTRY, ROOT), chromium_path()
+    if bundle is None or not chromium:
         print("edge_cost: needs node, npm ci and Chromium", file=sys.stderr)
         return 2
-    bundle = subprocess.run(
-        [node, "--input-type=module", "-e", BUILD, ENTRY],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
     from playwright.sync_api import sync_playwright
 
     figures = {}

@@ -10,16 +10,12 @@
 // the CPU's float64.
 
 import { Q, bilinearTaps } from "./edge-vote.js";
+import { buildProgram } from "./webgl-shaders.js";
 
 const TOTAL = 3 * Q * (3 * Q);
 
 /** Field kinds of u_kind. */
 const KINDS = { vote: 0, soft: 1, heat: 2 };
-
-export const FIELD_VERTEX = `
-attribute vec2 a_pos;
-void main() { gl_Position = vec4(a_pos, 0.0, 1.0); }
-`;
 
 export const FIELD_SHADER = `
 precision highp float;
@@ -121,19 +117,6 @@ void main() {
  */
 
 /**
- * @param {WebGLRenderingContext} gl
- * @param {number} type
- * @param {string} source
- */
-function compile(gl, type, source) {
-  const sh = /** @type {WebGLShader} */ (gl.createShader(type));
-  gl.shaderSource(sh, source);
-  gl.compileShader(sh);
-  if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(`segwidget: field shader: ${gl.getShaderInfoLog(sh)}`);
-  return sh;
-}
-
-/**
  * The taps texture's bytes for a W x H display over a w x h plane (edge-vote.js bilinearTaps).
  * @param {number} w
  * @param {number} h
@@ -149,7 +132,8 @@ export function tapBytes(w, h, W, H) {
   return { data: out, width: n };
 }
 
-/** Renders the edge field into a texture; the caller's program is restored after. */
+/** Renders the edge field into a texture with the quad bound at attribute 0 (the renderer's);
+ * the caller's program is restored after. */
 export class FieldPass {
   /**
    * @param {WebGLRenderingContext} gl
@@ -158,13 +142,7 @@ export class FieldPass {
   constructor(gl, firstUnit) {
     this.gl = gl;
     this.unit = firstUnit;
-    const prog = /** @type {WebGLProgram} */ (gl.createProgram());
-    gl.attachShader(prog, compile(gl, gl.VERTEX_SHADER, FIELD_VERTEX));
-    gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, FIELD_SHADER));
-    gl.bindAttribLocation(prog, 0, "a_pos");
-    gl.linkProgram(prog);
-    if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(`segwidget: field shader link: ${gl.getProgramInfoLog(prog)}`);
-    this.prog = prog;
+    this.prog = buildProgram(gl, FIELD_SHADER, "field");
     this.plane = this._texture(firstUnit);
     this.taps = this._texture(firstUnit + 1);
     this.framebuffer = /** @type {WebGLFramebuffer} */ (gl.createFramebuffer());

@@ -10,7 +10,7 @@
 import { heatLut, mirrorPlane } from "./effects.js";
 import { fitLongSide } from "./util.js";
 import { FieldPass } from "./webgl-field.js";
-import { FRAGMENT_SHADER, MODE_IDS, VERTEX_SHADER } from "./webgl-shaders.js";
+import { FRAGMENT_SHADER, MODE_IDS, buildProgram } from "./webgl-shaders.js";
 
 /** Modes this renderer draws (blur and replace stay with the canvas effects). */
 export const WEBGL_MODES = new Set(Object.keys(MODE_IDS));
@@ -56,19 +56,6 @@ export function probeWebGL(makeCanvas = () => document.createElement("canvas")) 
   return { ok: true, hardware, renderer, reason };
 }
 
-/**
- * @param {WebGLRenderingContext} gl
- * @param {number} type
- * @param {string} source
- */
-function compile(gl, type, source) {
-  const sh = /** @type {WebGLShader} */ (gl.createShader(type));
-  gl.shaderSource(sh, source);
-  gl.compileShader(sh);
-  if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(`segwidget: shader: ${gl.getShaderInfoLog(sh)}`);
-  return sh;
-}
-
 export class WebGLRenderer {
   /**
    * @param {HTMLCanvasElement} canvas  a canvas without a 2D context
@@ -80,12 +67,7 @@ export class WebGLRenderer {
     this.canvas = canvas;
     this.gl = gl;
     this.maxSide = maxSide;
-    const prog = /** @type {WebGLProgram} */ (gl.createProgram());
-    gl.attachShader(prog, compile(gl, gl.VERTEX_SHADER, VERTEX_SHADER));
-    gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT_SHADER));
-    gl.bindAttribLocation(prog, 0, "a_pos"); // the field pass draws the same quad
-    gl.linkProgram(prog);
-    if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(`segwidget: shader link: ${gl.getProgramInfoLog(prog)}`);
+    const prog = buildProgram(gl, FRAGMENT_SHADER, "renderer");
     gl.useProgram(prog);
     this.prog = prog;
     gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());

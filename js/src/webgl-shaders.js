@@ -1,6 +1,6 @@
-// The WebGL renderer's shaders (GLSL ES 1.00: WebGL 1 and 2). The fragment shader is
-// renderer.js's per-pixel rules with edge-mix.js's anti-aliased edges, evaluated per display
-// pixel on the GPU:
+// The WebGL renderer's shaders (GLSL ES 1.00: WebGL 1 and 2) and how a program is built
+// (buildProgram). The fragment shader is renderer.js's per-pixel rules with edge-mix.js's
+// anti-aliased edges, evaluated per display pixel on the GPU:
 //   u_video: the frame (RGBA); u_field: the edge field at display size (edges.js; RGBA =
 //   k1, k2, t, line), or the confidence view's heat level in R; u_lut: 256 x 1 RGBA palette
 //   with the class filter in alpha; u_heat: 256 x 1 heat colours. The field is rendered
@@ -73,3 +73,29 @@ void main() {
   gl_FragColor = vec4(outc / 255.0, 1.0);
 }
 `;
+
+/**
+ * A linked program of `fragment` over VERTEX_SHADER's quad, with its position at attribute 0
+ * (the renderer and its field pass draw the same quad).
+ * @param {WebGLRenderingContext} gl
+ * @param {string} fragment
+ * @param {string} what  named in errors
+ * @returns {WebGLProgram}
+ */
+export function buildProgram(gl, fragment, what) {
+  const prog = /** @type {WebGLProgram} */ (gl.createProgram());
+  for (const [type, source] of /** @type {[number, string][]} */ ([
+    [gl.VERTEX_SHADER, VERTEX_SHADER],
+    [gl.FRAGMENT_SHADER, fragment],
+  ])) {
+    const sh = /** @type {WebGLShader} */ (gl.createShader(type));
+    gl.shaderSource(sh, source);
+    gl.compileShader(sh);
+    if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(`segwidget: ${what} shader: ${gl.getShaderInfoLog(sh)}`);
+    gl.attachShader(prog, sh);
+  }
+  gl.bindAttribLocation(prog, 0, "a_pos");
+  gl.linkProgram(prog);
+  if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(`segwidget: ${what} shader link: ${gl.getProgramInfoLog(prog)}`);
+  return prog;
+}

@@ -11,13 +11,12 @@ js/src/stage-renderer.js picks, with its reason, where WebGL is missing or runs 
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
 
 import cv2
 import numpy as np
 import pytest
 
+from segwidget.bench.harness.browser import bundle_sources
 from segwidget.edges import edge_field, heat_level
 from segwidget.labels import PALETTES
 from segwidget.render import render_overlay
@@ -36,12 +35,6 @@ export { FrameGrabber } from "./js/src/frame-grab.js";
 export { rgbaToI420 } from "./js/src/pixels.js";
 """
 
-BUILD = """
-const { build } = await import("esbuild");
-const out = await build({ stdin: { contents: process.argv[1], resolveDir: process.cwd() },
-  bundle: true, format: "iife", globalName: "SW", write: false, logLevel: "error" });
-process.stdout.write(out.outputFiles[0].text);
-"""
 
 DRAW = """async ([which, frameB64, w, h, maskB64, mw, mh, mode, opacity, palette, keep, flip,
   softB64]) => {
@@ -85,17 +78,9 @@ DRAW = """async ([which, frameB64, w, h, maskB64, mw, mh, mode, opacity, palette
 
 @pytest.fixture(scope="module")
 def page(launch_browser):
-    node = shutil.which("node")
-    if node is None or not (ROOT / "node_modules" / "esbuild").is_dir():
+    bundle = bundle_sources(ENTRY, ROOT)
+    if bundle is None:
         pytest.skip("needs node and esbuild (npm ci)")
-    bundle = subprocess.run(
-        [node, "--input-type=module", "-e", BUILD, ENTRY],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
     ctx = launch_browser()
     p = ctx.new_page()
     # http://localhost is a secure context (the camera test needs one); nothing listens there

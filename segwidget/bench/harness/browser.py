@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
+import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -146,3 +148,28 @@ def palette_fraction(rgba: np.ndarray, palette: Iterable[Iterable[int]]) -> floa
 
 def colour_fraction(rgba: np.ndarray, colour: Iterable[int]) -> float:
     return float(np.all(rgba[..., :3] == np.asarray(list(colour))[None, None], axis=-1).mean())
+
+
+_BUNDLE = """
+const { build } = await import("esbuild");
+const out = await build({ stdin: { contents: process.argv[1], resolveDir: process.cwd() },
+  bundle: true, format: "iife", globalName: "SW", write: false, logLevel: "error" });
+process.stdout.write(out.outputFiles[0].text);
+"""
+
+
+def bundle_sources(entry: str, root: Path) -> str | None:
+    """A script defining the global ``SW``: ``entry`` (an ES module importing from
+    ``./js/src/...``) bundled with the checkout ``root``'s esbuild, to add to a test page; None
+    where node or esbuild (``npm ci``) is missing."""
+    node = shutil.which("node")
+    if node is None or not (root / "node_modules" / "esbuild").is_dir():
+        return None
+    return subprocess.run(
+        [node, "--input-type=module", "-e", _BUNDLE, entry],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
