@@ -285,11 +285,12 @@ export function sameSizeEdges(mask, edge) {
       }
       const i = r1 + x;
       const k = data[i];
-      cols[0] = x > 0 ? x - 1 : 0;
-      cols[1] = x;
-      cols[2] = x + 1 < w ? x + 1 : w - 1;
-      const [c0, c2] = [cols[0], cols[2]];
+      const c0 = x > 0 ? x - 1 : 0;
+      const c2 = x + 1 < w ? x + 1 : w - 1;
       if (data[r0 + c0] === k && data[r0 + x] === k && data[r0 + c2] === k && data[r1 + c0] === k && data[r1 + c2] === k && data[r2 + c0] === k && data[r2 + x] === k && data[r2 + c2] === k) continue;
+      cols[0] = c0;
+      cols[1] = x;
+      cols[2] = c2;
       let m = 0;
       for (let a = 0; a < 3; a++) {
         for (let b = 0; b < 3; b++) {
