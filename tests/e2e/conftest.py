@@ -83,6 +83,17 @@ def person_colour(person_engine):
 
 
 @pytest.fixture(scope="session")
+def person_clip(tmp_path_factory, photos):
+    """The astronaut moving over a plain background (harness/person.py), made once for the
+    modules that stream the ``person`` profile."""
+    from segwidget.bench.harness.person import make_person_clip
+
+    return make_person_clip(
+        tmp_path_factory.mktemp("person-clip") / "astronaut.y4m", photos["astronaut"]
+    )
+
+
+@pytest.fixture(scope="session")
 def fake_video(tmp_path_factory, photos) -> FakeVideo:
     """A 3 s, 640x480, 30 fps Y4M clip of astronaut / coffee / chelsea, slowly panning."""
     return make_fake_video(tmp_path_factory.mktemp("video") / "webcam.y4m", photos)

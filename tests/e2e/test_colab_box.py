@@ -37,7 +37,6 @@ from segwidget.bench.harness import (
     wait_until,
 )
 from segwidget.bench.harness.colab_box import ColabBox, box_missing
-from segwidget.bench.harness.person import make_person_clip
 from tests.e2e.test_person import OPACITY, blur_check, overlay_check
 
 pytestmark = pytest.mark.e2e
@@ -71,9 +70,8 @@ def engine(person_engine):
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory, photos):
-    path = tmp_path_factory.mktemp("colab-clip") / "astronaut.y4m"
-    return make_person_clip(path, photos["astronaut"])
+def clip(person_clip):
+    return person_clip
 
 
 @contextlib.contextmanager

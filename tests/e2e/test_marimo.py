@@ -31,7 +31,6 @@ from segwidget.bench.harness import (
     wait_until,
 )
 from segwidget.bench.harness.marimo import MarimoHost
-from segwidget.bench.harness.person import make_person_clip
 from tests.e2e.test_person import OPACITY, blur_check, overlay_check
 
 pytestmark = pytest.mark.e2e
@@ -55,8 +54,8 @@ def engine(person_engine):
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory, photos):
-    return make_person_clip(tmp_path_factory.mktemp("marimo-clip") / "a.y4m", photos["astronaut"])
+def clip(person_clip):
+    return person_clip
 
 
 @pytest.fixture(scope="module", params=["run", "edit"])

@@ -25,7 +25,6 @@ from segwidget.bench.harness import (
 )
 from segwidget.bench.harness.person import (
     blur_ratios,
-    make_person_clip,
     overlay_fractions,
     person_region,
 )
@@ -45,9 +44,8 @@ def engine(person_engine):
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory, photos):
-    path = tmp_path_factory.mktemp("person-clip") / "astronaut.y4m"
-    return make_person_clip(path, photos["astronaut"])
+def clip(person_clip):
+    return person_clip
 
 
 @pytest.fixture(scope="module")
