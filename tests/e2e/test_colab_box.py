@@ -207,7 +207,11 @@ def test_latest_snapshot_and_record(box, colab, engine, tmp_path):
     clip_path = tmp_path / "clip.mp4"
     # Started, not waited for in the cell: with Colab's ipykernel 6.17 a cell that blocks
     # (rec.wait()) holds the view's frames (comm messages) until it ends.
-    probe.execute(f"rec = w.record({str(clip_path)!r}, seconds=2)", timeout=60)
+    # Until stop(), stopped after a count of frames: a fixed duration gives fewer frames on
+    # a loaded machine.
+    probe.execute(f"rec = w.record({str(clip_path)!r}, seconds=None)", timeout=60)
+    probe.wait_for("rec.frames >= 5", 120, "five recorded frames")
+    probe.execute("rec.stop()", timeout=60)
     probe.wait_for("rec.done()", 60, "the recording to finish")
     frames = probe.eval("rec.wait(1).frames")
     assert frames >= 5, frames
