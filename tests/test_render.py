@@ -444,6 +444,7 @@ const soft = { data: new Uint8Array(readFileSync(`${dir}/soft.bin`)), width: cfg
 soft.height = cfg.mh;
 const fields = [null, soft].map((s) => edges.edgeField(plane, s, cfg.W, cfg.H));
 const level = edges.heatLevel(plane, cfg.W, cfg.H);
+const softLevel = edges.heatLevel(soft, cfg.W, cfg.H);
 writeFileSync(`${dir}/modes.json`, JSON.stringify(r.VIZ_MODES));
 writeFileSync(`${dir}/heat.bin`, e.heatLut());
 cfg.cases.forEach((c, i) => {
@@ -453,8 +454,13 @@ cfg.cases.forEach((c, i) => {
     res = { data: e.composeConfidence(video, level, cfg.W, cfg.H, c.opacity) };
   } else {
     const f = fields[c.soft ? 1 : 0];
-    res = r.compose(c.mode, video, f.k1, cfg.W, cfg.H, lut, c.opacity, { boundary: f.line });
-    mix.mixEdges(c.mode, res.data, video, f, cfg.W, cfg.H, lut, c.opacity);
+    if (c.soft && c.mode !== "contour") {
+      // canvas.js's one pass for a soft mask
+      res = mix.composeSoft(c.mode, video, softLevel, cfg.W, cfg.H, lut, c.opacity);
+    } else {
+      res = r.compose(c.mode, video, f.k1, cfg.W, cfg.H, lut, c.opacity, { boundary: f.line });
+      mix.mixEdges(c.mode, res.data, video, f, cfg.W, cfg.H, lut, c.opacity);
+    }
   }
   writeFileSync(`${dir}/out${i}.bin`, res.data);
 });

@@ -5,7 +5,7 @@
 
 import { EffectsPainter, drawSource } from "./backdrop.js";
 import { BACKGROUND_MODES, composeConfidence, mirrorPlane } from "./effects.js";
-import { mixEdges } from "./edge-mix.js";
+import { composeSoft, mixEdges } from "./edge-mix.js";
 import { edgeField, heatLevel } from "./edges.js";
 import { compose } from "./renderer.js";
 import { fitLongSide, sizedCanvas } from "./util.js";
@@ -104,10 +104,16 @@ export class CanvasRenderer {
       const classes = mirrorPlane(settings.classes || rawMask, mirror);
       const soft = settings.soft ? mirrorPlane(settings.soft, mirror) : null;
       const lines = mode === "contour";
-      const field = this._cached([classes, soft, W, H, lines], () => edgeField(classes, soft, W, H, { lines }));
       const { lut, opacity } = settings;
-      compose(mode, video, field.k1, W, H, lut, opacity, { out: this.image.data, boundary: field.line });
-      mixEdges(mode, this.image.data, video, field, W, H, lut, Math.min(1, Math.max(0, Number(opacity) || 0)));
+      if (soft && !lines) {
+        // a soft mask's two classes and their mix come from its level alone: one pass
+        const level = this._cached([soft, W, H, "level"], () => heatLevel(soft, W, H));
+        composeSoft(mode, video, level, W, H, lut, opacity, this.image.data);
+      } else {
+        const field = this._cached([classes, soft, W, H, lines], () => edgeField(classes, soft, W, H, { lines }));
+        compose(mode, video, field.k1, W, H, lut, opacity, { out: this.image.data, boundary: field.line });
+        mixEdges(mode, this.image.data, video, field, W, H, lut, Math.min(1, Math.max(0, Number(opacity) || 0)));
+      }
     }
     this._resize(outW, H);
     this.ctx.putImageData(this.image, 0, 0);

@@ -48,6 +48,27 @@ let table = null;
 const ramp = () => (table = table || softTable());
 
 /**
+ * Each row of `plane` interpolated across to width W (units of 1/256).
+ * @param {Plane} plane
+ * @param {number} W
+ */
+function rowSums(plane, W) {
+  const { data, width: w, height: h } = plane;
+  const rows = new Int32Array(h * W);
+  if (W === w) {
+    for (let i = 0; i < rows.length; i++) rows[i] = data[i] * Q; // the taps are the pixels
+    return rows;
+  }
+  const { i0, i1, f } = bilinearTaps(w, W);
+  for (let y = 0; y < h; y++) {
+    const r = y * w;
+    const o = y * W;
+    for (let x = 0; x < W; x++) rows[o + x] = data[r + i0[x]] * (Q - f[x]) + data[r + i1[x]] * f[x];
+  }
+  return rows;
+}
+
+/**
  * The bilinear sums (units of 1/65536) of `plane` at W x H: each plane row is interpolated
  * across once, then each display pixel mixes two of those rows.
  * @param {Plane} plane
@@ -56,24 +77,12 @@ const ramp = () => (table = table || softTable());
  * @returns {Int32Array}
  */
 function sums(plane, W, H) {
-  const { data, width: w, height: h } = plane;
-  const tx = bilinearTaps(w, W);
-  const ty = bilinearTaps(h, H);
-  const rows = new Int32Array(h * W);
-  if (W === w) {
-    for (let i = 0; i < rows.length; i++) rows[i] = data[i] * Q; // the taps are the pixels
-  } else {
-    const { i0, i1, f } = tx;
-    for (let y = 0; y < h; y++) {
-      const r = y * w;
-      const o = y * W;
-      for (let x = 0; x < W; x++) rows[o + x] = data[r + i0[x]] * (Q - f[x]) + data[r + i1[x]] * f[x];
-    }
-  }
-  if (H === h) {
+  const rows = rowSums(plane, W);
+  if (H === plane.height) {
     for (let i = 0; i < rows.length; i++) rows[i] *= Q;
     return rows;
   }
+  const ty = bilinearTaps(plane.height, H);
   const out = new Int32Array(W * H);
   for (let y = 0, i = 0; y < H; y++) {
     const a = ty.i0[y] * W;
@@ -113,9 +122,17 @@ export function alphaAt(alpha, W, H) {
 
 /** The confidence view's level at W x H: `alpha` scaled bilinearly, rounded. @param {Plane} alpha @param {number} W @param {number} H */
 export function heatLevel(alpha, W, H) {
-  const s = sums(alpha, W, H);
+  // sums' second pass, rounded as it goes (no W x H plane of sums)
+  const rows = rowSums(alpha, W);
+  const ty = bilinearTaps(alpha.height, H);
   const out = new Uint8Array(W * H);
-  for (let i = 0; i < out.length; i++) out[i] = (s[i] + 32768) >>> 16;
+  for (let y = 0, i = 0; y < H; y++) {
+    const a = ty.i0[y] * W;
+    const b = ty.i1[y] * W;
+    const fy = ty.f[y];
+    const gy = Q - fy;
+    for (let x = 0; x < W; x++, i++) out[i] = (rows[a + x] * gy + rows[b + x] * fy + 32768) >>> 16;
+  }
   return out;
 }
 

@@ -40,16 +40,18 @@ const HEAT = heatLut();
  * @param {LayerSettings} settings
  * @param {number} W  display size
  * @param {number} H
+ * @param {(w: number, h: number) => Uint8ClampedArray} [buffer]  RGBA to fill for a w x h
+ *   overlay (a new array by default)
  * @returns {{data: Uint8ClampedArray, width: number, height: number}}
  */
-export function overlayPixels(mode, mask, settings, W, H) {
+export function overlayPixels(mode, mask, settings, W, H, buffer = (w, h) => new Uint8ClampedArray(w * h * 4)) {
   const opacity = Math.min(1, Math.max(0, Number(settings.opacity) || 0));
   if (mode === "confidence") {
     const plane = settings.confidence || mask;
     const { width: w, height: h } = fieldSize(plane, W, H, { mode });
     const A = Math.round(255 * opacity);
     const level = heatLevel(plane, w, h);
-    const out = new Uint8ClampedArray(w * h * 4);
+    const out = buffer(w, h);
     for (let i = 0, o = 0; i < level.length; i++, o += 4) {
       const k = level[i] * 3;
       out[o] = HEAT[k];
@@ -62,9 +64,9 @@ export function overlayPixels(mode, mask, settings, W, H) {
   const classes = settings.classes || mask;
   const soft = settings.soft || null;
   const { width: w, height: h } = fieldSize(classes, W, H, { mode });
-  if (MASK_SIZE_MODES.has(mode)) return { data: overlayAt(mode, classes, soft, settings.lut, opacity, w, h), width: w, height: h };
+  if (MASK_SIZE_MODES.has(mode)) return { data: overlayAt(mode, classes, soft, settings.lut, opacity, w, h, buffer(w, h)), width: w, height: h };
   const field = edgeField(classes, soft, w, h, { lines: mode === "contour" });
-  return { data: overlayFromField(mode, field, settings.lut, opacity), width: w, height: h };
+  return { data: overlayFromField(mode, field, settings.lut, opacity, buffer(w, h)), width: w, height: h };
 }
 
 export class LayerRenderer {
@@ -77,6 +79,8 @@ export class LayerRenderer {
     this.key = null;
     /** @type {any} the overlay at the field's size, before scaling */
     this.small = null;
+    /** @type {ImageData | null} its pixels, reused while the size stays */
+    this.image = null;
   }
 
   /**
@@ -99,24 +103,36 @@ export class LayerRenderer {
       this.canvas.height = H;
       return true;
     }
-    const px = overlayPixels(mode, mask, settings, W, H);
-    const image = new ImageData(px.data, px.width, px.height);
+    const px = overlayPixels(mode, mask, settings, W, H, (w, h) => this._image(w, h).data);
+    const image = this._image(px.width, px.height);
     const resized = this.canvas.width !== W || this.canvas.height !== H;
     if (resized) {
       this.canvas.width = W;
       this.canvas.height = H;
     }
-    if (px.width === W && px.height === H) {
+    if (image.width === W && image.height === H) {
       this.ctx.putImageData(image, 0, 0);
       return true;
     }
-    this.small = sizedCanvas(this.small, px.width, px.height);
+    this.small = sizedCanvas(this.small, image.width, image.height);
     this.small.getContext("2d").putImageData(image, 0, 0);
     const ctx = this.ctx;
     if (!resized) ctx.clearRect(0, 0, W, H);
     ctx.imageSmoothingEnabled = true; // bilinear: the field's anti-aliased edges stay smooth
     ctx.drawImage(this.small, 0, 0, W, H);
     return true;
+  }
+
+  /**
+   * The ImageData for a w x h overlay, kept while the size stays (a result's pixels are drawn
+   * at once, so the next result may overwrite them).
+   * @param {number} w
+   * @param {number} h
+   * @returns {ImageData}
+   */
+  _image(w, h) {
+    if (!this.image || this.image.width !== w || this.image.height !== h) this.image = new ImageData(w, h);
+    return this.image;
   }
 
   /** Forget what was drawn (another path drew on the canvas, or it was cleared). */

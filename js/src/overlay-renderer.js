@@ -35,6 +35,8 @@ export class OverlayRenderer {
     this.colourCtx = null;
     /** @type {{key: any[] | null}} what the overlay canvas holds */
     this.cached = { key: null };
+    /** @type {ImageData | null} */
+    this.image = null;
   }
 
   /**
@@ -89,8 +91,10 @@ export class OverlayRenderer {
     if (!this.colourCtx) this.colourCtx = this.colour.getContext("2d");
     const soft = settings.soft || null;
     const opacity = Math.min(1, Math.max(0, Number(settings.opacity) || 0));
-    const px = overlayAt(settings.mode, classes, soft, settings.lut, opacity, w, h);
-    this.colourCtx.putImageData(new ImageData(px, w, h), 0, 0);
+    // one ImageData kept per size: its pixels are drawn at once, so the next result may reuse it
+    if (!this.image || this.image.width !== w || this.image.height !== h) this.image = new ImageData(w, h);
+    overlayAt(settings.mode, classes, soft, settings.lut, opacity, w, h, this.image.data);
+    this.colourCtx.putImageData(this.image, 0, 0);
     c.key = key;
     return this.colour;
   }

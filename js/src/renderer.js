@@ -37,12 +37,16 @@ export const VIZ_MODES = /** @type {VizMode[]} */ (["filled", "contour", "side-b
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const [SR, SG, SB, SA] = LITTLE_ENDIAN ? [0, 8, 16, 24] : [24, 16, 8, 0];
 const OPAQUE = (255 << SA) >>> 0;
+/** Where R, G and B sit in a pixel's 32-bit word (the platform's byte order), and its opaque
+ * alpha. An object, not exported bindings: a module's exported const is read through a
+ * checked cell on every use, which costs the pixel loops a third of their speed. */
+export const PIXEL = Object.freeze({ SR, SG, SB, OPAQUE });
 
 /**
  * RGBA bytes as one 32-bit word per pixel (a view, or an aligned copy for odd offsets).
  * @param {Uint8ClampedArray | Uint8Array} bytes
  */
-function words(bytes) {
+export function words(bytes) {
   if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
   return new Uint32Array(Uint8Array.from(bytes).buffer);
 }
@@ -51,7 +55,7 @@ function words(bytes) {
  * @param {number} n  number of RGBA bytes
  * @param {Uint8ClampedArray | undefined} out  reused when it has the right size
  */
-function outBuffer(n, out) {
+export function outBuffer(n, out) {
   return out && out.length === n && out.byteOffset % 4 === 0 ? out : new Uint8ClampedArray(n);
 }
 
@@ -194,52 +198,83 @@ export function composeBlend(video, mask, W, H, lut, opacity, out) {
   const dstBytes = outBuffer(n * 4, out);
   const src = words(video);
   const dst = words(dstBytes);
-  const a = opacity;
-  const b = 1 - a;
+  const terms = blendTerms(lut, opacity);
   for (let i = 0; i < n; i++) {
     const px = src[i];
-    const l = mask[i] * 4;
-    if (!lut[l + 3]) {
-      dst[i] = px | OPAQUE;
-      continue;
-    }
-    dst[i] = blendPixel(px, lut, l, a, b);
+    const k = mask[i];
+    dst[i] = (lut[k * 4 + 3] ? blendPixel(px, terms.of(k)) : px) | OPAQUE;
   }
   return dstBytes;
 }
 
+/** @type {WeakMap<Uint8Array, BlendTerms>} */
+const blendCache = new WeakMap();
+
 /**
- * One blend-mode pixel (a 32-bit RGBA word) of video word `px` under LUT entry `l` (class * 4).
- * @param {number} px
+ * The blend mode's terms for a LUT and opacity (kept while both stay), per class on first use.
  * @param {Uint8Array} lut
- * @param {number} l
  * @param {number} a  opacity
- * @param {number} b  1 - opacity
  */
-export function blendPixel(px, lut, l, a, b) {
+export function blendTerms(lut, a) {
+  let terms = blendCache.get(lut);
+  if (!terms || terms.a !== a) blendCache.set(lut, (terms = new BlendTerms(lut, a)));
+  return terms;
+}
+
+/**
+ * blendPixel's products that depend on one value, computed once instead of per pixel (the
+ * same float64 operations, so the same bits): for class k, entry ch * 256 + V is t_ch * a
+ * (t: the class colour at the video's value V) and 768 + v is v * (1 - a).
+ */
+class BlendTerms {
+  /** @param {Uint8Array} lut @param {number} a */
+  constructor(lut, a) {
+    this.lut = lut;
+    this.a = a;
+    /** @type {(Float64Array | undefined)[]} */
+    this.byClass = [];
+  }
+
+  /** @param {number} k */
+  of(k) {
+    return this.byClass[k] || (this.byClass[k] = this._build(k));
+  }
+
+  /** @param {number} k */
+  _build(k) {
+    const { lut, a } = this;
+    const b = 1 - a;
+    const [cr, cg, cb] = [lut[k * 4], lut[k * 4 + 1], lut[k * 4 + 2]];
+    const cmax = Math.max(cr, cg, cb);
+    const out = new Float64Array(1024);
+    for (let V = 0; V < 256; V++) {
+      // a black class colour desaturates: t = (V, V, V)
+      out[V] = (cmax > 0 ? (cr * V) / cmax : V) * a;
+      out[256 + V] = (cmax > 0 ? (cg * V) / cmax : V) * a;
+      out[512 + V] = (cmax > 0 ? (cb * V) / cmax : V) * a;
+      out[768 + V] = V * b;
+    }
+    return out;
+  }
+}
+
+/**
+ * One blend-mode pixel of video word `px` under a visible class: its RGB bits, without the
+ * alpha (the caller's `| OPAQUE`: a word with the top bit set is a boxed number in V8 when a
+ * call is not inlined, so colours travel as 24 bits).
+ * @param {number} px
+ * @param {Float64Array} terms  the class's (blendTerms(lut, opacity).of(k))
+ */
+export function blendPixel(px, terms) {
   const vr = (px >>> SR) & 255;
   const vg = (px >>> SG) & 255;
   const vb = (px >>> SB) & 255;
   const V = Math.max(vr, vg, vb);
-  const cr = lut[l];
-  const cg = lut[l + 1];
-  const cb = lut[l + 2];
-  const cmax = Math.max(cr, cg, cb);
-  let tr = V;
-  let tg = V;
-  let tb = V;
-  if (cmax > 0) {
-    tr = (cr * V) / cmax;
-    tg = (cg * V) / cmax;
-    tb = (cb * V) / cmax;
-  }
-  const mr = vr * b + tr * a;
-  const mg = vg * b + tg * a;
-  const mb = vb * b + tb * a;
+  const mr = terms[768 + vr] + terms[V];
+  const mg = terms[768 + vg] + terms[256 + V];
+  const mb = terms[768 + vb] + terms[512 + V];
   const M = Math.max(mr, mg, mb);
-  return M > 0
-    ? (Math.floor((mr * V) / M + 0.5) << SR) | (Math.floor((mg * V) / M + 0.5) << SG) | (Math.floor((mb * V) / M + 0.5) << SB) | OPAQUE
-    : OPAQUE;
+  return M > 0 ? (Math.floor((mr * V) / M + 0.5) << SR) | (Math.floor((mg * V) / M + 0.5) << SG) | (Math.floor((mb * V) / M + 0.5) << SB) : 0;
 }
 
 /**

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { composeSoft, mixEdges } from "../src/edge-mix.js";
 import { MASK_SIZE_MODES, overlayAt, overlayFromField, overlayWords } from "../src/edge-overlay.js";
-import { edgeField } from "../src/edges.js";
+import { edgeField, heatLevel } from "../src/edges.js";
 import { buildLut, vocPalette } from "../src/palette.js";
+import { compose } from "../src/renderer.js";
 
 /** A deterministic generator (the test must not depend on Math.random). */
 function lcg(seed) {
@@ -80,4 +82,35 @@ test("a reused output buffer is overwritten, not blended into", () => {
   const reused = new Uint8ClampedArray(fresh.length).fill(77);
   assert.equal(overlayAt("filled", classes, null, lut, 0.5, 20, 10, reused), reused);
   assert.deepEqual(reused, fresh);
+});
+
+test("the canvas path's one pass over a soft mask is compose and mixEdges over its field", () => {
+  const palette = [[200, 100, 50], [0, 0, 0], [255, 255, 255], [20, 180, 240]];
+  const luts = [buildLut(palette, null), buildLut(palette, new Set([0])), buildLut(palette, new Set([1])), buildLut(palette, new Set([2]))];
+  let mixed = 0;
+  for (const [w, h, seed, W, H] of [
+    [37, 23, 1, 37, 23],
+    [32, 32, 5, 43, 32],
+    [40, 30, 6, 17, 11],
+    [9, 1, 4, 20, 3],
+  ]) {
+    const { classes, soft } = masks(w, h, 2, seed);
+    const rnd = lcg(seed + 100);
+    const video = Uint8ClampedArray.from({ length: W * H * 4 }, (_, i) => (i % 4 === 3 ? 255 : Math.floor(rnd() * 256)));
+    video.fill(0, 0, 16); // black pixels: V == 0 in blend
+    const field = edgeField(classes, soft, W, H, { lines: false });
+    const level = heatLevel(soft, W, H);
+    mixed += level.filter((v) => v > 0 && v < 255).length;
+    for (const lut of luts) {
+      for (const mode of ["filled", "blend", "side-by-side"]) {
+        for (const opacity of [0, 0.37, 1]) {
+          const want = compose(/** @type {any} */ (mode), video, field.k1, W, H, lut, opacity).data;
+          mixEdges(mode, want, video, field, W, H, lut, opacity);
+          const got = composeSoft(mode, video, level, W, H, lut, opacity);
+          assert.deepEqual(got.data, want, `${w}x${h} at ${W}x${H} ${mode} ${opacity}`);
+        }
+      }
+    }
+  }
+  assert.ok(mixed > 200, "the soft masks have levels between the classes");
 });
