@@ -32,18 +32,22 @@ function masks(w, h, classes, seed) {
   return { classes: { data, width: w, height: h }, soft: { data: soft, width: w, height: h } };
 }
 
+/** [mask w, h, seed, display W, H]: at the mask's size, odd sizes, scaled up and down. */
+const SIZES = [
+  [37, 23, 1, 37, 23],
+  [64, 48, 2, 64, 48],
+  [1, 5, 3, 1, 5],
+  [9, 1, 4, 9, 1],
+  [9, 1, 4, 20, 3], // a one-row mask scaled up
+  [32, 32, 5, 43, 32], // scaled up, a square mask to 4:3
+  [40, 30, 6, 17, 11], // scaled down
+];
+
 test("the fill modes' overlay is the edge field's overlay, byte for byte, at any size", () => {
   const palette = vocPalette();
   const luts = [buildLut(palette, null), buildLut(palette, new Set([0, 2])), buildLut(palette, new Set([1]))];
   let edges = 0;
-  for (const [w, h, seed, W, H] of [
-    [37, 23, 1, 37, 23],
-    [64, 48, 2, 64, 48],
-    [1, 5, 3, 1, 5],
-    [9, 1, 4, 9, 1],
-    [32, 32, 5, 43, 32], // scaled up, a square mask to 4:3
-    [40, 30, 6, 17, 11], // scaled down
-  ]) {
+  for (const [w, h, seed, W, H] of SIZES) {
     const { classes, soft } = masks(w, h, 4, seed);
     for (const lut of luts) {
       for (const mode of MASK_SIZE_MODES) {
@@ -88,12 +92,7 @@ test("the canvas path's one pass over a soft mask is compose and mixEdges over i
   const palette = [[200, 100, 50], [0, 0, 0], [255, 255, 255], [20, 180, 240]];
   const luts = [buildLut(palette, null), buildLut(palette, new Set([0])), buildLut(palette, new Set([1])), buildLut(palette, new Set([2]))];
   let mixed = 0;
-  for (const [w, h, seed, W, H] of [
-    [37, 23, 1, 37, 23],
-    [32, 32, 5, 43, 32],
-    [40, 30, 6, 17, 11],
-    [9, 1, 4, 20, 3],
-  ]) {
+  for (const [w, h, seed, W, H] of SIZES) {
     const { classes, soft } = masks(w, h, 2, seed);
     const rnd = lcg(seed + 100);
     const video = Uint8ClampedArray.from({ length: W * H * 4 }, (_, i) => (i % 4 === 3 ? 255 : Math.floor(rnd() * 256)));
