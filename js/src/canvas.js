@@ -8,7 +8,7 @@ import { BACKGROUND_MODES, composeConfidence, mirrorPlane } from "./effects.js";
 import { composeSoft, mixEdges } from "./edge-mix.js";
 import { edgeField, heatLevel } from "./edges.js";
 import { compose } from "./renderer.js";
-import { fitLongSide, sizedCanvas } from "./util.js";
+import { fitLongSide, sizedCanvas, sizedImage } from "./util.js";
 
 /**
  * @typedef {import("./renderer.js").Mask} Mask
@@ -95,7 +95,7 @@ export class CanvasRenderer {
     drawSource(wctx, source, W, H, mirror);
     const video = wctx.getImageData(0, 0, W, H).data;
     const outW = mode === "side-by-side" ? 2 * W : W;
-    if (!this.image || this.image.width !== outW || this.image.height !== H) this.image = new ImageData(outW, H);
+    this.image = sizedImage(this.image, outW, H);
     if (mode === "confidence") {
       const plane = mirrorPlane(settings.confidence || rawMask, mirror);
       const level = this._cached([plane, W, H], () => heatLevel(plane, W, H));

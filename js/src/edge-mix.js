@@ -12,7 +12,7 @@
 // segwidget/render.py does the same in integers: bit-exact. The overlay paths' twin of this
 // mix, with the compositor's rounding, is edge-overlay.js.
 
-import { PIXEL, blendPixel, blendTable, blendTerms, outBuffer, words } from "./renderer.js";
+import { PIXEL, blendPixel, blendTable, blendTerms, classWords, filledWord, outBuffer, words } from "./renderer.js";
 
 const { SR, SG, SB, OPAQUE } = PIXEL;
 
@@ -32,18 +32,6 @@ const mix = (t, f1, f2) => ((t * f1 + (255 - t) * f2 + 127) / 255) | 0;
  */
 function mixWords(t, w1, w2) {
   return (mix(t, (w1 >>> SR) & 255, (w2 >>> SR) & 255) << SR) | (mix(t, (w1 >>> SG) & 255, (w2 >>> SG) & 255) << SG) | (mix(t, (w1 >>> SB) & 255, (w2 >>> SB) & 255) << SB);
-}
-
-/**
- * The filled mode's colour of video word `px` under class k (visible), from blendTable: RGB
- * bits.
- * @param {Uint8Array} table
- * @param {number} k
- * @param {number} px
- */
-function filledWord(table, k, px) {
-  const base = k * 768;
-  return (table[base + ((px >>> SR) & 255)] << SR) | (table[base + 256 + ((px >>> SG) & 255)] << SG) | (table[base + 512 + ((px >>> SB) & 255)] << SB);
 }
 
 /**
@@ -76,7 +64,7 @@ export function mixEdges(mode, out, video, field, W, H, lut, opacity) {
       dst[i] = mixWords(t[i], dst[i], lut[k * 4 + 3] ? blendPixel(src[i], terms.of(k)) : src[i]) | OPAQUE;
     }
   } else if (mode === "side-by-side") {
-    const solid = solidWords(lut);
+    const solid = classWords(lut);
     for (let j = 0; j < at.length; j++) {
       const i = at[j];
       const o = 2 * i - (i % W) + W; // the right half's pixel in a 2W-wide row
@@ -91,13 +79,6 @@ export function mixEdges(mode, out, video, field, W, H, lut, opacity) {
       dst[i] = mixWords(t[i], dst[i], lut[k * 4 + 3] ? filledWord(table, k, src[i]) : src[i]) | OPAQUE;
     }
   }
-}
-
-/** @param {Uint8Array} lut  each class's colour as RGB bits */
-function solidWords(lut) {
-  const solid = new Int32Array(256);
-  for (let k = 0; k < 256; k++) solid[k] = (lut[k * 4] << SR) | (lut[k * 4 + 1] << SG) | (lut[k * 4 + 2] << SB);
-  return solid;
 }
 
 /** @type {WeakMap<Uint8Array, {opacity: number, table: Uint8Array}>} */
@@ -160,7 +141,7 @@ export function composeSoft(mode, video, level, W, H, lut, opacity, out) {
     }
   } else if (side) {
     // the right half: the two classes' colours mixed by v (the video where one is hidden)
-    const solid = solidWords(lut);
+    const solid = classWords(lut);
     const both = lut[3] && lut[7] ? Int32Array.from({ length: 256 }, (_, v) => mixWords(v, solid[1], solid[0])) : null;
     for (let y = 0, i = 0; y < H; y++) {
       for (let x = 0, o = 2 * y * W; x < W; x++, i++, o++) {

@@ -19,7 +19,7 @@
 import { MASK_SIZE_MODES, overlayAt, overlayFromField } from "./edge-overlay.js";
 import { edgeField, fieldSize, heatLevel } from "./edges.js";
 import { heatLut } from "./effects.js";
-import { fitLongSide, sizedCanvas } from "./util.js";
+import { fitLongSide, sizedCanvas, sizedImage } from "./util.js";
 
 /** Modes this path draws over the live video. */
 export const LAYER_MODES = new Set(["filled", "contour", "confidence"]);
@@ -103,8 +103,11 @@ export class LayerRenderer {
       this.canvas.height = H;
       return true;
     }
-    const px = overlayPixels(mode, mask, settings, W, H, (w, h) => this._image(w, h).data);
-    const image = this._image(px.width, px.height);
+    overlayPixels(mode, mask, settings, W, H, (w, h) => {
+      this.image = sizedImage(this.image, w, h);
+      return this.image.data;
+    });
+    const image = /** @type {ImageData} */ (this.image);
     const resized = this.canvas.width !== W || this.canvas.height !== H;
     if (resized) {
       this.canvas.width = W;
@@ -121,18 +124,6 @@ export class LayerRenderer {
     ctx.imageSmoothingEnabled = true; // bilinear: the field's anti-aliased edges stay smooth
     ctx.drawImage(this.small, 0, 0, W, H);
     return true;
-  }
-
-  /**
-   * The ImageData for a w x h overlay, kept while the size stays (a result's pixels are drawn
-   * at once, so the next result may overwrite them).
-   * @param {number} w
-   * @param {number} h
-   * @returns {ImageData}
-   */
-  _image(w, h) {
-    if (!this.image || this.image.width !== w || this.image.height !== h) this.image = new ImageData(w, h);
-    return this.image;
   }
 
   /** Forget what was drawn (another path drew on the canvas, or it was cleared). */

@@ -14,7 +14,7 @@
 import { CanvasRenderer } from "./canvas.js";
 import { overlayAt } from "./edge-overlay.js";
 import { fieldSize } from "./edges.js";
-import { fitLongSide, sizedCanvas } from "./util.js";
+import { fitLongSide, sizedCanvas, sizedImage } from "./util.js";
 
 /** Modes this path draws; the others go to the per-pixel renderer. */
 export const OVERLAY_MODES = new Set(["filled", "side-by-side"]);
@@ -91,8 +91,7 @@ export class OverlayRenderer {
     if (!this.colourCtx) this.colourCtx = this.colour.getContext("2d");
     const soft = settings.soft || null;
     const opacity = Math.min(1, Math.max(0, Number(settings.opacity) || 0));
-    // one ImageData kept per size: its pixels are drawn at once, so the next result may reuse it
-    if (!this.image || this.image.width !== w || this.image.height !== h) this.image = new ImageData(w, h);
+    this.image = sizedImage(this.image, w, h);
     overlayAt(settings.mode, classes, soft, settings.lut, opacity, w, h, this.image.data);
     this.colourCtx.putImageData(this.image, 0, 0);
     c.key = key;

@@ -87,6 +87,25 @@ export function blendTable(lut, a) {
 }
 
 /**
+ * The filled mode's colour of video word `px` under visible class k, from blendTable: its
+ * RGB bits (the caller adds the alpha; see blendPixel).
+ * @param {Uint8Array} table
+ * @param {number} k
+ * @param {number} px
+ */
+export function filledWord(table, k, px) {
+  const base = k * 768;
+  return (table[base + ((px >>> SR) & 255)] << SR) | (table[base + 256 + ((px >>> SG) & 255)] << SG) | (table[base + 512 + ((px >>> SB) & 255)] << SB);
+}
+
+/** @param {Uint8Array} lut  each class's colour as RGB bits (the caller adds the alpha) */
+export function classWords(lut) {
+  const out = new Int32Array(256);
+  for (let k = 0; k < 256; k++) out[k] = (lut[k * 4] << SR) | (lut[k * 4 + 1] << SG) | (lut[k * 4 + 2] << SB);
+  return out;
+}
+
+/**
  * filled: alpha-blend visible classes over the video.
  * @param {Uint8ClampedArray | Uint8Array} video  RGBA, W x H
  * @param {Uint8Array} mask  H x W class indices (already at display size)
@@ -137,6 +156,7 @@ function blendWhere(video, mask, where, W, H, lut, opacity, out) {
     const k = mask[i];
     const px = src[i];
     if (lut[k * 4 + 3] && (!where || where[i])) {
+      // filledWord written out: through the call this loop measured 6-7 % slower in node
       const base = k * 768;
       dst[i] =
         (t[base + ((px >>> SR) & 255)] << SR) |
@@ -165,10 +185,7 @@ export function composeSideBySide(video, mask, W, H, lut, out) {
   const dstBytes = outBuffer(W * H * 8, out);
   const src = words(video);
   const dst = words(dstBytes);
-  const colors = new Uint32Array(256);
-  for (let k = 0; k < 256; k++) {
-    colors[k] = (lut[k * 4] << SR) | (lut[k * 4 + 1] << SG) | (lut[k * 4 + 2] << SB) | OPAQUE;
-  }
+  const colors = classWords(lut);
   for (let y = 0; y < H; y++) {
     const row = y * W;
     const o = 2 * row;
@@ -176,7 +193,7 @@ export function composeSideBySide(video, mask, W, H, lut, out) {
       const i = row + x;
       const px = src[i] | OPAQUE;
       dst[o + x] = px;
-      dst[o + W + x] = lut[mask[i] * 4 + 3] ? colors[mask[i]] : px;
+      dst[o + W + x] = lut[mask[i] * 4 + 3] ? colors[mask[i]] | OPAQUE : px;
     }
   }
   return dstBytes;

@@ -31,6 +31,18 @@ export function sizedCanvas(canvas, w, h) {
   return c;
 }
 
+/**
+ * `image` if it is w x h, else a new ImageData of that size (a renderer keeps one per size:
+ * its pixels are drawn at once, so the next draw may overwrite them).
+ * @param {ImageData | null | undefined} image
+ * @param {number} w
+ * @param {number} h
+ * @returns {ImageData}
+ */
+export function sizedImage(image, w, h) {
+  return image && image.width === w && image.height === h ? image : new ImageData(w, h);
+}
+
 /** Mean of the samples of the last `windowMs` milliseconds. */
 export class RollingMean {
   /** @param {number} [windowMs] */
