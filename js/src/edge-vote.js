@@ -14,6 +14,18 @@ export const Q = 256;
 const TOTAL = 3 * Q * (3 * Q);
 
 /**
+ * Display px per unit of vote margin (the weights' units: 1/TOTAL of a pixel's footprint) for
+ * a w x h mask shown at W x H; the WebGL field pass (webgl-field.js) uses the same.
+ * @param {number} w
+ * @param {number} h
+ * @param {number} W
+ * @param {number} H
+ */
+export function voteScale(w, h, W, H) {
+  return (1.5 * ((W / w + H / h) / 2)) / TOTAL;
+}
+
+/**
  * Bilinear taps of `dst` outputs over `src` inputs: i0, i1 and i1's weight f in 1/256.
  * @param {number} src
  * @param {number} dst
@@ -123,7 +135,7 @@ export function voteField(mask, f, W, H) {
   const tx = bilinearTaps(mw, W);
   const ty = bilinearTaps(mh, H);
   const blk = blocks(mask);
-  const K = (1.5 * ((W / mw + H / mh) / 2)) / TOTAL;
+  const K = voteScale(mw, mh, W, H);
   const { k1, k2 } = f;
   const [ba, bb] = [blk.a, blk.b];
   // colSum[x * 16 + nibble]: a footprint row's weight on the columns a 4-bit nibble marks

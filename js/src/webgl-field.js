@@ -9,10 +9,8 @@
 // 2^24, exact in a float. Only the last rounding of t and line may differ by a level from
 // the CPU's float64.
 
-import { Q, bilinearTaps } from "./edge-vote.js";
+import { bilinearTaps, voteScale } from "./edge-vote.js";
 import { buildProgram } from "./webgl-shaders.js";
-
-const TOTAL = 3 * Q * (3 * Q);
 
 /** Field kinds of u_kind. */
 const KINDS = { vote: 0, soft: 1, heat: 2 };
@@ -24,7 +22,7 @@ uniform sampler2D u_taps;   // row 0: x taps, row 1: y taps; i0 = R + 256 G, f =
 uniform vec2 u_msize;       // mask size
 uniform vec2 u_size;        // display size
 uniform float u_tapsW;
-uniform float u_K;          // display px per unit of vote margin (edge-vote.js K)
+uniform float u_K;          // display px per unit of vote margin (edge-vote.js voteScale)
 uniform int u_kind;         // 0 vote, 1 soft, 2 heat
 uniform bool u_lines;
 
@@ -137,7 +135,8 @@ export function tapBytes(w, h, W, H) {
 export class FieldPass {
   /**
    * @param {WebGLRenderingContext} gl
-   * @param {number} firstUnit  the two texture units this pass may use (plane, taps)
+   * @param {number} firstUnit  the first of the three texture units this pass uses (plane,
+   *   taps, and the target while it is attached)
    */
   constructor(gl, firstUnit) {
     this.gl = gl;
@@ -200,7 +199,7 @@ export class FieldPass {
     gl.uniform2f(u("u_msize"), w, h);
     gl.uniform2f(u("u_size"), W, H);
     gl.uniform1f(u("u_tapsW"), this.tapsWidth);
-    gl.uniform1f(u("u_K"), (1.5 * ((W / w + H / h) / 2)) / TOTAL);
+    gl.uniform1f(u("u_K"), voteScale(w, h, W, H));
     gl.uniform1i(u("u_kind"), KINDS[kind]);
     gl.uniform1i(u("u_lines"), lines ? 1 : 0);
     gl.viewport(0, 0, W, H);
