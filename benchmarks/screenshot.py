@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp:
+    # Chromium's helpers may still write to its profile for a moment after the context is
+    # closed: a leftover file in the temporary folder must not fail a written screenshot.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         clip = Path(tmp) / "webcam.y4m"
         if args.profile == "person":
             video = make_person_clip(clip, sample_photos()["astronaut"]).video
